@@ -1,0 +1,1 @@
+"""LiveLoop: private-domain live commerce."""

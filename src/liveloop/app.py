@@ -1,0 +1,92 @@
+"""Builds the ASGI app from the domains' routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import import_module
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from liveloop.core.bus import make_bus
+from liveloop.core.database import Database
+from liveloop.core.errors import install_error_handlers
+from liveloop.core.health import router as health_router
+from liveloop.core.jobs import queue
+from liveloop.core.logging import configure_logging
+from liveloop.core.metrics import record_request
+from liveloop.core.settings import Settings, get_settings_or_exit
+
+# Each module exposes `router`; order matters only for overlapping paths (none today).
+ROUTER_MODULES = (
+    "liveloop.shops.api",
+    "liveloop.customers.api",
+    "liveloop.catalog.api",
+    "liveloop.events.api",
+    "liveloop.web.pages",
+    "liveloop.shops.pages",
+    "liveloop.customers.pages",
+    "liveloop.catalog.pages",
+)
+
+# Modules declaring background jobs, imported so the queue knows every task.
+JOB_MODULES = ("liveloop.customers.tasks",)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    run_embedded_worker: bool = False,
+) -> FastAPI:
+    settings = settings or get_settings_or_exit()
+    configure_logging(settings.log_level, json=settings.log_json)
+    for module in JOB_MODULES:
+        import_module(module)
+    queue.configure(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_embedded_worker:
+            queue.start_embedded_consumer()
+        try:
+            yield
+        finally:
+            if run_embedded_worker:
+                queue.stop_embedded_consumer()
+            await app.state.bus.close()
+            if owns_database:
+                await app.state.database.dispose()
+
+    owns_database = database is None
+    app = FastAPI(
+        title="LiveLoop",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Private-domain live commerce: SCRM, live room, commerce and analytics.",
+    )
+    app.state.settings = settings
+    app.state.database = database or Database(
+        settings.resolved_database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
+    )
+    app.state.bus = make_bus(settings.bus_backend, settings.redis_url)
+
+    install_error_handlers(app)
+    app.middleware("http")(record_request)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key(),
+        session_cookie="liveloop_session",
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+    app.include_router(health_router)
+    for module in ROUTER_MODULES:
+        app.include_router(import_module(module).router)
+
+    from liveloop.web.static import mount_static
+
+    mount_static(app, settings)
+    return app

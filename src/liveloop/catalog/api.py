@@ -1,0 +1,5 @@
+"""Placeholder until the catalog domain lands."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Placeholder until the catalog pages land."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

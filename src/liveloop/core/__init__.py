@@ -1,0 +1,1 @@
+"""Infrastructure every domain stands on: settings, database, bus, jobs, security, errors."""

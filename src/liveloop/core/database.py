@@ -1,0 +1,224 @@
+"""Database engine, the declarative Base, column types, tenant scoping and pagination."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Select,
+    event,
+    func,
+)
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from liveloop.core.errors import NotFound
+
+# Integer primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; LiveLoop stores timezone-aware UTC only")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[str]: JSONType,
+        list[int]: JSONType,
+        list[Any]: JSONType,
+    }
+
+
+class IdMixin:
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+
+
+class TimestampMixin:
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ShopScoped:
+    """Every business table carries shop_id; query it through `scoped()` / `get_scoped()`."""
+
+    @declared_attr
+    def shop_id(cls) -> Mapped[int]:
+        return mapped_column(BigId, ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def scoped(model: type[ModelT], shop_id: int, *columns: Any) -> Select[Any]:
+    """`SELECT model WHERE model.shop_id = shop_id`: the one way business rows are queried."""
+    statement = sa_select(*columns) if columns else sa_select(model)
+    return statement.where(model.shop_id == shop_id)  # type: ignore[attr-defined]
+
+
+async def get_scoped(
+    session: AsyncSession, model: type[ModelT], *, shop_id: int, record_id: int, label: str = ""
+) -> ModelT:
+    """Load one row of this shop or raise NotFound (another shop's row is 'not found')."""
+    record = (
+        await session.execute(scoped(model, shop_id).where(model.id == record_id))  # type: ignore[attr-defined]
+    ).scalar_one_or_none()
+    if record is None:
+        name = label or model.__tablename__.rstrip("s")  # type: ignore[attr-defined]
+        raise NotFound(f"{name} {record_id} was not found", code=f"{name}_not_found", field="id")
+    return record
+
+
+@dataclass
+class Page(Generic[ModelT]):
+    items: Sequence[ModelT]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+async def paginate(
+    session: AsyncSession, statement: Select[Any], *, page: int = 1, per_page: int = 50
+) -> Page[Any]:
+    """Run a select for one page and count the whole result; the one paginator for all tables."""
+    page = max(page, 1)
+    per_page = min(max(per_page, 1), 500)
+    total = (
+        await session.execute(
+            sa_select(func.count()).select_from(statement.order_by(None).subquery())
+        )
+    ).scalar_one()
+    rows = (
+        (await session.execute(statement.limit(per_page).offset((page - 1) * per_page)))
+        .scalars()
+        .all()
+    )
+    return Page(items=rows, total=total, page=page, per_page=per_page)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself so SAVEPOINTs and rollbacks behave (pysqlite quirk).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "busy_timeout=10000",
+            "temp_store=MEMORY",
+            "cache_size=-65536",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo)
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+class Database:
+    """The process's engine and session factory."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                from pathlib import Path
+
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self.engine = make_engine(url, echo=echo, pool_size=pool_size)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit if the block succeeds, roll back if it raises."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def after_commit(session: AsyncSession, callback: Any) -> None:
+    """Call `callback()` once the session's current transaction commits; drop it on rollback."""
+
+    def _run(_session: Any) -> None:
+        callback()
+
+    event.listen(session.sync_session, "after_commit", _run, once=True)

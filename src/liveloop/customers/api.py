@@ -1,0 +1,5 @@
+"""Placeholder until the customers domain lands."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

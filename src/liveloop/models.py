@@ -1,0 +1,9 @@
+"""Every domain's tables in one import, for Alembic and for tests that build the schema."""
+
+from liveloop.catalog import models as catalog_models
+from liveloop.core.database import Base
+from liveloop.customers import models as customer_models
+from liveloop.events import models as event_models
+from liveloop.shops import models as shop_models
+
+__all__ = ["Base", "catalog_models", "customer_models", "event_models", "shop_models"]

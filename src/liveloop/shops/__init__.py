@@ -1,0 +1,1 @@
+"""Shops (tenants), staff and roles, API keys, and the audit log."""

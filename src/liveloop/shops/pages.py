@@ -1,0 +1,5 @@
+"""Placeholder until the shops pages land."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Placeholder until the web pages land."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
