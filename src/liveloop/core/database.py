@@ -72,7 +72,7 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map = {  # noqa: RUF012  (SQLAlchemy reads it as a class attribute)
         dt.datetime: UTCDateTime(),
         dict[str, Any]: JSONType,
         list[str]: JSONType,

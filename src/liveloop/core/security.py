@@ -113,8 +113,5 @@ def mask_phone(phone: str) -> str:
 def mask_email(email: str) -> str:
     """'zhangwei@example.com' -> 'z***i@example.com'."""
     local, _, domain = email.partition("@")
-    if len(local) <= 2:
-        masked = local[:1] + "*"
-    else:
-        masked = f"{local[0]}***{local[-1]}"
+    masked = local[:1] + "*" if len(local) <= 2 else f"{local[0]}***{local[-1]}"
     return f"{masked}@{domain}"

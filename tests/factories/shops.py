@@ -1,4 +1,4 @@
-"""Test data built through the services (never by writing tables directly)."""
+"""Factories of shops, staff and API keys."""
 
 from __future__ import annotations
 

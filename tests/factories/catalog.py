@@ -1,0 +1,1 @@
+"""Factories of the catalog domain."""
