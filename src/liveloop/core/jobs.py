@@ -54,6 +54,9 @@ class Job:
 
 _registry: dict[str, Job] = {}
 
+# A result reports the final outcome only, not each failed attempt before a retry succeeds.
+HUEY_OPTIONS: dict[str, Any] = {"store_intermediate_errors": False, "utc": True}
+
 
 def job(
     *, retries: int = 3, retry_delay: int = 10, periodic: Any | None = None
@@ -99,12 +102,12 @@ class JobQueue:
         self.settings = settings
         backend = settings.queue_backend
         if backend == "redis":
-            huey: Huey = RedisHuey("liveloop", url=settings.redis_url)
+            huey: Huey = RedisHuey("liveloop", url=settings.redis_url, **HUEY_OPTIONS)
         elif backend == "immediate":
-            huey = MemoryHuey("liveloop", immediate=True)
+            huey = MemoryHuey("liveloop", immediate=True, **HUEY_OPTIONS)
         else:
             settings.var_dir.mkdir(parents=True, exist_ok=True)
-            huey = SqliteHuey("liveloop", filename=str(settings.var_dir / "jobs.db"))
+            huey = SqliteHuey("liveloop", filename=str(settings.var_dir / "jobs.db"), **HUEY_OPTIONS)
         self.huey = huey
         self._tasks = {name: self._bind(huey, declared) for name, declared in _registry.items()}
         return huey
