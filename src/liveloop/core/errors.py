@@ -1,7 +1,11 @@
-"""Domain errors and the one handler that turns them into JSON `{code, message, field}`."""
+"""Domain errors and the one handler that turns them into JSON `{code, message, field}`.
+
+Paths that people open in a browser (the console) can register an HTML error page instead.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import structlog
@@ -9,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 log = structlog.get_logger(__name__)
 
@@ -97,8 +102,29 @@ def validation_details(errors: list[dict[str, Any]] | Any) -> list[dict[str, Any
     return details
 
 
-async def _liveloop_error(request: Request, exc: Exception) -> JSONResponse:
+# (request, status, code, message) -> a page; registered by the web layer for its prefixes.
+HtmlErrorPage = Callable[[Request, int, str, str], Response]
+_html_error_pages: dict[str, HtmlErrorPage] = {}
+
+
+def register_html_error_page(prefix: str, renderer: HtmlErrorPage) -> None:
+    """Errors under `prefix` (e.g. '/console') render as HTML; the API keeps JSON."""
+    _html_error_pages[prefix.rstrip("/")] = renderer
+
+
+def _html_error_page_for(request: Request) -> HtmlErrorPage | None:
+    path = request.url.path
+    for prefix, renderer in _html_error_pages.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return renderer
+    return None
+
+
+async def _liveloop_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LiveLoopError)
+    renderer = _html_error_page_for(request)
+    if renderer is not None:
+        return renderer(request, exc.status_code, exc.code, exc.message)
     return JSONResponse(exc.as_dict(), status_code=exc.status_code)
 
 
@@ -124,6 +150,9 @@ async def _http_error(request: Request, exc: Exception) -> Any:
         403: "permission_denied",
     }
     code = codes.get(exc.status_code, "http_error")
+    renderer = _html_error_page_for(request) if exc.status_code >= 400 else None
+    if renderer is not None:
+        return renderer(request, exc.status_code, code, str(exc.detail))
     body = {"code": code, "message": str(exc.detail), "field": None}
     return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 

@@ -1,0 +1,178 @@
+"""The console's left navigation: every area of the product, grouped, with who may see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from liveloop.shops.permissions import Permission as P
+from liveloop.shops.service import Actor
+from liveloop.web.i18n import N_
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str  # English msgid, translated when rendered
+    href: str
+    icon: str
+    permission: P | None = None
+    available: bool = True  # False: its issue is still open; the page says "not yet available"
+    summary: str = ""  # what the area will do, shown on its placeholder page
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    label: str
+    items: tuple[NavItem, ...]
+
+
+NAV: tuple[NavGroup, ...] = (
+    NavGroup(
+        N_("Overview"),
+        (NavItem("dashboard", N_("Dashboard"), "/console", "home"),),
+    ),
+    NavGroup(
+        N_("Customers"),
+        (
+            NavItem("customers", N_("Customers"), "/console/customers", "users", P.CUSTOMERS_READ),
+            NavItem("tags", N_("Tags"), "/console/tags", "tag", P.CUSTOMERS_READ),
+            NavItem(
+                "segments",
+                N_("Segments"),
+                "/console/segments",
+                "filter",
+                P.CUSTOMERS_READ,
+                available=False,
+                summary=N_(
+                    "Build audiences from tags, behaviour and value, updated as they change."
+                ),
+            ),
+            NavItem(
+                "communities",
+                N_("Communities"),
+                "/console/communities",
+                "chat",
+                P.CUSTOMERS_READ,
+                available=False,
+                summary=N_("Customer groups on WeCom and WeChat, their members and activity."),
+            ),
+        ),
+    ),
+    NavGroup(
+        N_("Commerce"),
+        (
+            NavItem("products", N_("Products"), "/console/products", "box", P.CATALOG_READ),
+            NavItem(
+                "live",
+                N_("Live"),
+                "/console/live",
+                "video",
+                P.LIVE_MANAGE,
+                available=False,
+                summary=N_("Schedule live sessions, push products, run coupons and lotteries."),
+            ),
+            NavItem(
+                "orders",
+                N_("Orders"),
+                "/console/orders",
+                "receipt",
+                P.ORDERS_MANAGE,
+                available=False,
+                summary=N_("Orders, payments, refunds and shipping."),
+            ),
+        ),
+    ),
+    NavGroup(
+        N_("Engagement"),
+        (
+            NavItem(
+                "outreach",
+                N_("Outreach"),
+                "/console/outreach",
+                "send",
+                P.OUTREACH_MANAGE,
+                available=False,
+                summary=N_("Broadcasts and invitations through your own channels."),
+            ),
+            NavItem(
+                "scripts",
+                N_("Scripts"),
+                "/console/scripts",
+                "book",
+                P.CUSTOMERS_READ,
+                available=False,
+                summary=N_("The script library (话术库) for service agents and anchors."),
+            ),
+            NavItem(
+                "journeys",
+                N_("Journeys"),
+                "/console/journeys",
+                "flow",
+                P.OUTREACH_MANAGE,
+                available=False,
+                summary=N_("Automations: trigger, condition, delay, action."),
+            ),
+        ),
+    ),
+    NavGroup(
+        N_("Insight"),
+        (
+            NavItem(
+                "analytics",
+                N_("Analytics"),
+                "/console/analytics",
+                "chart",
+                P.ANALYTICS_READ,
+                available=False,
+                summary=N_("Live figures, post-live reports, funnels, cohorts and exports."),
+            ),
+            NavItem(
+                "insight",
+                N_("Insight"),
+                "/console/insight",
+                "bulb",
+                P.ANALYTICS_READ,
+                available=False,
+                summary=N_("Recommendations, customer value, churn risk and comment language."),
+            ),
+        ),
+    ),
+    NavGroup(
+        N_("Settings"),
+        (
+            NavItem("shop", N_("Shop"), "/console/settings/shop", "store", P.SHOP_MANAGE),
+            NavItem("staff", N_("Staff"), "/console/settings/staff", "id", P.SHOP_MANAGE),
+            NavItem("api_keys", N_("API keys"), "/console/settings/api-keys", "key", P.SHOP_MANAGE),
+            NavItem("audit", N_("Audit log"), "/console/settings/audit", "list", P.AUDIT_READ),
+        ),
+    ),
+)
+
+PLACEHOLDER_AREAS: dict[str, NavItem] = {
+    item.key: item for group in NAV for item in group.items if not item.available
+}
+
+
+def nav_for(actor: Actor | None) -> list[NavGroup]:
+    """The groups and items this actor may open; empty groups are left out."""
+    if actor is None:
+        return []
+    groups = []
+    for group in NAV:
+        items = tuple(i for i in group.items if i.permission is None or actor.can(i.permission))
+        if items:
+            groups.append(NavGroup(group.label, items))
+    return groups
+
+
+def active_key(path: str) -> str:
+    """The nav item whose href is the longest prefix of the path."""
+    best, best_length = "", -1
+    for group in NAV:
+        for item in group.items:
+            href = item.href
+            nested = href != "/console" and path.startswith(href + "/")
+            matches = path == href or nested
+            if matches and len(href) > best_length:
+                best, best_length = item.key, len(href)
+    return best

@@ -1,0 +1,37 @@
+"""Errors: the console gets an HTML page in its layout, the API keeps JSON."""
+
+from __future__ import annotations
+
+
+async def test_unknown_console_page_is_an_html_404(console) -> None:
+    response = await console.get("/console/no-such-page")
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"]
+    assert "页面不存在" in response.text
+
+
+async def test_api_errors_stay_json(anon_client) -> None:
+    response = await anon_client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    response = await anon_client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"
+
+
+async def test_placeholder_areas_say_not_yet_available(console) -> None:
+    for area in (
+        "segments",
+        "communities",
+        "live",
+        "orders",
+        "outreach",
+        "scripts",
+        "journeys",
+        "analytics",
+        "insight",
+    ):
+        response = await console.get(f"/console/{area}")
+        assert response.status_code == 200, area
+        assert "暂未开放" in response.text
+        assert f'data-nav="{area}"' in response.text
