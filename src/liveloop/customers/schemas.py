@@ -261,5 +261,7 @@ class ImportResult(StrictModel):
     rows: int
     created: int
     updated: int
+    duplicates: int = Field(description="rows that matched a customer seen earlier in the file")
     failed: int
+    ignored_columns: list[str]
     errors: list[ImportRowError]

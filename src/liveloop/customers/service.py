@@ -1,8 +1,7 @@
 """Customers and their channel identities: resolve, create, read, update, delete, search, reveal.
 
-Tags live in `customers.tags`, merges in `customers.merge`, CSV import/export in
-`customers.imports` / `customers.exports`; their public functions are re-exported here so
-other domains and the console call one module: `from liveloop.customers import service`.
+Tags live in `customers.tags`, merges in `customers.merge`, CSV import and export in
+`customers.imports` and `customers.exports`.
 """
 
 from __future__ import annotations
