@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from babel.messages.pofile import read_po
 from liveloop.web import i18n
 
 SRC = Path(i18n.__file__).parents[1]
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "translate": (2,)}
 
 
@@ -56,8 +58,7 @@ def test_english_catalog_lists_the_same_msgids() -> None:
 
 def test_placeholders_survive_translation() -> None:
     for msgid, text in catalog("zh_CN").items():
-        for name in ("%(total)s", "%(page)s", "%(email)s", "%(shop)s", "%(name)s", "%(count)s"):
-            assert (name in msgid) == (name in text), f"{msgid!r} -> {text!r}"
+        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(text)), msgid
 
 
 def test_catalogs_compile_in_memory() -> None:

@@ -70,11 +70,11 @@ def static_url(relative: str) -> str:
     return f"/static/{relative}?v={_static_version(relative)}"
 
 
-def with_query(request: Request, **changes: Any) -> str:
-    """This page's URL with some query parameters replaced (empty values dropped)."""
+def with_query(request: Request, _path: str | None = None, **changes: Any) -> str:
+    """This page's URL (or `_path`) with its query, some parameters replaced or dropped (None)."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in changes and v]
     pairs = kept + [(k, v) for k, v in changes.items() if v not in (None, "")]
-    return request.url.path + ("?" + urlencode(pairs) if pairs else "")
+    return (_path or request.url.path) + ("?" + urlencode(pairs) if pairs else "")
 
 
 def vendor_url(name: str) -> str:
