@@ -18,6 +18,7 @@
     }
     var chart = window.echarts.init(element, null, { renderer: "svg" });
     chart.setOption({
+      animation: !window.matchMedia("(prefers-reduced-motion: reduce)").matches,
       color: PALETTE,
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
       legend: { top: 0, type: "scroll" },
