@@ -216,9 +216,18 @@ class Database:
 
 
 def after_commit(session: AsyncSession, callback: Any) -> None:
-    """Call `callback()` once the session's current transaction commits; drop it on rollback."""
+    """Call `callback()` once the session's current transaction commits; drop it on rollback.
 
-    def _run(_session: Any) -> None:
+    Releasing a savepoint (`begin_nested()`) also fires SQLAlchemy's after_commit; that is not
+    the commit others can see, so the callback waits for the outermost one.
+    """
+    done = False
+
+    def _run(target: Any) -> None:
+        nonlocal done
+        if done or target.in_nested_transaction():
+            return
+        done = True  # (removing a listener while SQLAlchemy runs them is not allowed)
         callback()
 
-    event.listen(session.sync_session, "after_commit", _run, once=True)
+    event.listen(session.sync_session, "after_commit", _run)
