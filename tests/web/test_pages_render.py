@@ -12,6 +12,8 @@ PAGES = (
     "/console/customers/new",
     "/console/customers/import",
     "/console/tags",
+    "/console/products",
+    "/console/products/new",
     "/console/settings/shop",
     "/console/settings/staff",
     "/console/settings/api-keys",
@@ -35,13 +37,19 @@ async def data(session, shop):  # type: ignore[no-untyped-def]
     customer = await factories.make_customer(
         session, shop_id=shop.id, name="林青", phone="13800000000", tags=[vip]
     )
-    return {"customer": customer}
+    category = await factories.make_category(session, shop_id=shop.id, name="乌龙")
+    product = await factories.make_product(session, shop_id=shop.id, category_id=category.id)
+    return {"customer": customer, "product": product}
 
 
 @pytest.mark.parametrize("language", ["zh_CN", "en"])
 async def test_every_console_page_renders_for_the_owner(console, data, language) -> None:
     await console.post("/console/language", data={"language": language, "csrf_token": console.csrf})
-    pages = (*PAGES, f"/console/customers/{data['customer'].id}")
+    pages = (
+        *PAGES,
+        f"/console/customers/{data['customer'].id}",
+        f"/console/products/{data['product'].id}",
+    )
     for url in pages:
         response = await console.get(url)
         assert response.status_code == 200, url
