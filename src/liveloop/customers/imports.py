@@ -109,7 +109,11 @@ def check_mapping(mapping: dict[str, str]) -> dict[str, str]:
 
 
 def decode_csv(data: bytes, encoding: str = "auto") -> str:
-    """UTF-8 (with or without BOM) or GBK/GB18030; 'auto' tries UTF-8 first."""
+    """UTF-8 (with or without BOM) or GBK/GB18030; 'auto' tries UTF-8 first. NULs are dropped."""
+    return _decode(data, encoding).replace("\x00", "")
+
+
+def _decode(data: bytes, encoding: str) -> str:
     if encoding in ("utf-8", "utf8", "utf-8-sig"):
         candidates = ["utf-8-sig"]
     elif encoding in ("gbk", "gb2312", "gb18030"):

@@ -40,6 +40,13 @@ class CustomerProfile(StrictModel):
     consent: dict[str, bool] | None = None
     notes: str | None = Field(None, max_length=5000)
 
+    @field_validator("display_name", "province", "city", "source_channel", "notes")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("contains a NUL character; remove it")
+        return value
+
     @field_validator("last_active_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:

@@ -335,12 +335,8 @@ async def create_customer(*, session: AsyncSession, actor: Actor, data: Customer
     await _check_identities_free(session=session, shop_id=shop_id, values=values, customer_id=None)
     tags = await get_tags_of_shop(session=session, shop_id=shop_id, tag_ids=data.tag_ids)
     profile = data.model_dump(exclude={"identities", "tag_ids"}, exclude_none=True)
-    customer = Customer(
-        shop_id=shop_id,
-        **profile,
-        source_channel=data.source_channel or (values[0].channel if values else "manual"),
-        first_seen_at=utcnow(),
-    )
+    profile.setdefault("source_channel", values[0].channel if values else "manual")
+    customer = Customer(shop_id=shop_id, **profile, first_seen_at=utcnow())
     session.add(customer)
     await session.flush()
     session.add_all(_identity_row(shop_id, customer.id, value) for value in values)
@@ -520,6 +516,21 @@ async def mark_customers_active(
             .where(Customer.shop_id == shop_id, Customer.id == customer_id)
             .where(or_(Customer.last_active_at.is_(None), Customer.last_active_at < at))
             .values(last_active_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def mark_customers_first_seen(
+    *, session: AsyncSession, shop_id: int, first_seen: dict[int, dt.datetime]
+) -> None:
+    """Move first_seen_at back (never forward) to when each customer was first seen elsewhere:
+    {customer_id: time}. Used when history arrives after the record (imports, the demo seed)."""
+    for customer_id, at in sorted(first_seen.items()):
+        await session.execute(
+            update(Customer)
+            .where(Customer.shop_id == shop_id, Customer.id == customer_id)
+            .where(or_(Customer.first_seen_at.is_(None), Customer.first_seen_at > at))
+            .values(first_seen_at=at)
             .execution_options(synchronize_session=False)
         )
 
