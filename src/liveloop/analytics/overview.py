@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from liveloop.catalog.models import Product, ProductStatus
 from liveloop.core.database import scoped, utcnow
 from liveloop.customers.models import STATUS_ACTIVE, Customer, CustomerTag, Tag
+from liveloop.events.models import Event
 
 UNKNOWN_CHANNEL = "unknown"
 
@@ -71,11 +72,6 @@ async def shop_figures(
 
 
 async def _events_since(session: AsyncSession, shop_id: int, since: dt.datetime) -> int:
-    try:  # TEMPORARY until the events table lands
-        from liveloop.events.models import Event
-    except ImportError:
-        return 0
-
     return await _count(
         session, scoped(Event, shop_id, func.count()).where(Event.occurred_at >= since)
     )

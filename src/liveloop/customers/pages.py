@@ -15,7 +15,6 @@ from liveloop.core.errors import Conflict, InvalidInput, LiveLoopError, NotFound
 from liveloop.customers import exports, imports, service
 from liveloop.customers import merge as merge_service
 from liveloop.customers import tags as tags_service
-from liveloop.customers import timeline as timeline_service
 from liveloop.customers.models import CHANNELS
 from liveloop.customers.schemas import (
     CustomerCreate,
@@ -27,6 +26,7 @@ from liveloop.customers.schemas import (
     TagIn,
     TagUpdate,
 )
+from liveloop.events import service as events_service
 from liveloop.shops.auth import console_requires
 from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
@@ -46,6 +46,7 @@ Importer = Annotated[Actor, console_requires(P.CUSTOMERS_IMPORT)]
 Exporter = Annotated[Actor, console_requires(P.CUSTOMERS_EXPORT)]
 
 PER_PAGE = 20
+TIMELINE_LENGTH = 30
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 RESULTS_TARGET = "customer-results"
 PHONE_LIKE = re.compile(r"^\+?[\d\s-]{6,20}$")
@@ -288,24 +289,30 @@ async def import_customers(
 
 
 async def _detail_context(
-    request: Request, session: DbSession, actor: Actor, customer_id: int, timeline_page: int = 1
+    request: Request, session: DbSession, actor: Actor, customer_id: int, before: int | None = None
 ) -> dict[str, Any]:
     customer = await service.get_customer(
         session=session, shop_id=actor.shop_id, customer_id=customer_id
     )
-    timeline = await timeline_service.customer_timeline(
+    # The timeline covers every customer merged into this one; one extra row tells if more.
+    ids = await merge_service.merged_customer_ids(
+        session=session, shop_id=actor.shop_id, customer_id=customer.id
+    )
+    events = await events_service.customer_timeline(
         session=session,
         shop_id=actor.shop_id,
-        customer_id=customer.id,
-        page=timeline_page,
-        per_page=30,
+        customer_ids=ids,
+        limit=TIMELINE_LENGTH + 1,
+        before_id=before,
     )
     tagged = {link.tag_id for link in customer.tag_links}
     all_tags = await tags_service.list_tags(session=session, shop_id=actor.shop_id)
     return {
         "customer": customer,
         "revealed": None,
-        "timeline": timeline,
+        "timeline": events[:TIMELINE_LENGTH],
+        "older": events[TIMELINE_LENGTH - 1].id if len(events) > TIMELINE_LENGTH else None,
+        "newest_first": before is None,
         "merges": await merge_service.list_merges(
             session=session, shop_id=actor.shop_id, customer_id=customer.id
         ),
@@ -322,9 +329,9 @@ async def customer_detail(
     customer_id: int,
     session: DbSession,
     actor: Reader,
-    timeline_page: Annotated[int, Query(ge=1)] = 1,
+    before: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
-    context = await _detail_context(request, session, actor, customer_id, timeline_page)
+    context = await _detail_context(request, session, actor, customer_id, before)
     return render(request, "customers/detail.html", context)
 
 
