@@ -1,0 +1,201 @@
+"""A record of another shop is "not found" on every route that takes an id.
+
+The test walks the app's routes, so a new route with an id parameter is covered (or fails
+here, asking for a sample body) without anyone remembering to add it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from liveloop.catalog import images as catalog_images
+from liveloop.customers import merge as merge_service
+from liveloop.shops import service as shops_service
+from liveloop.shops.service import system_actor
+from tests import factories
+from tests.web.conftest import log_in
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+# JSON bodies that would succeed on a record of the caller's own shop.
+API_BODIES: dict[tuple[str, str], Any] = {
+    ("PUT", "/api/v1/staff/{staff_id}/role"): {"role": "operator"},
+    ("PATCH", "/api/v1/customers/{customer_id}"): {"display_name": "李雷"},
+    ("POST", "/api/v1/customers/{customer_id}/identities"): {"channel": "douyin", "value": "dy-1"},
+    ("POST", "/api/v1/customers/{customer_id}/merge"): {"source_id": "{other_customer_id}"},
+    ("PATCH", "/api/v1/tag-groups/{group_id}"): {"name": "新分组"},
+    ("PATCH", "/api/v1/tags/{tag_id}"): {"name": "新标签"},
+    ("PATCH", "/api/v1/categories/{category_id}"): {"name": "新分类"},
+    ("PATCH", "/api/v1/products/{product_id}"): {"name": "新品"},
+    ("PUT", "/api/v1/products/{product_id}/images/order"): {"image_ids": ["{image_id}"]},
+    ("POST", "/api/v1/products/{product_id}/skus"): {"price_fen": 100, "stock": 1},
+    ("PATCH", "/api/v1/skus/{sku_id}"): {"price_fen": 100},
+    ("POST", "/api/v1/skus/{sku_id}/stock"): {"delta": 1, "reason": "盘点"},
+}
+MULTIPART_ROUTES = {
+    ("POST", "/api/v1/products/{product_id}/images"),
+    ("POST", "/console/products/{product_id}/images"),
+}
+
+# Console forms ignore fields they do not read, so one generous form fits every route.
+CONSOLE_FORM = {
+    "role": "operator",
+    "name": "新名字",
+    "display_name": "李雷",
+    "color": "#aa3300",
+    "channel": "douyin",
+    "value": "dy-1",
+    "tag_id": "{tag_id}",
+    "tag_name": "新标签",
+    "source_id": "{other_customer_id}",
+    "status": "off_shelf",
+    "delta": "1",
+    "reason": "盘点",
+    "price": "1.00",
+    "price_yuan": "1.00",
+    "list_price": "",
+    "stock": "1",
+    "code": "",
+    "specs": "",
+    "group_id": "",
+    "category_id": "",
+    "subtitle": "",
+    "description": "",
+    "gender": "",
+    "province": "",
+    "city": "",
+    "notes": "",
+    "position": "0",
+    "active": "1",
+}
+
+
+def walk_routes(routes: list[Any]) -> list[APIRoute]:
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found.extend(walk_routes(route.original_router.routes))
+    return found
+
+
+def id_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
+    return sorted(
+        (method, route.path, route)
+        for route in walk_routes(app.routes)
+        if "{" in route.path
+        for method in route.methods - {"HEAD"}
+    )
+
+
+@pytest.fixture
+async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
+    """One record of every kind, all in the other shop."""
+    staff = await factories.make_staff(session, shop_id=other_shop.id, role="operator")
+    other_actor = system_actor(other_shop.id)
+    api_key, _ = await shops_service.create_api_key(
+        session=session, actor=other_actor, name="k", permissions=["customers.read"]
+    )
+    group = await factories.make_tag_group(session, shop_id=other_shop.id)
+    tag = await factories.make_tag(session, shop_id=other_shop.id, group_id=group.id)
+    customer = await factories.make_customer(
+        session, shop_id=other_shop.id, phone="13900001111", tags=[tag]
+    )
+    merged = await factories.make_customer(session, shop_id=other_shop.id, name="王芳")
+    spare = await factories.make_customer(session, shop_id=other_shop.id, name="赵敏")
+    merge = await merge_service.merge_customers(
+        session=session, actor=other_actor, target_id=customer.id, source_id=merged.id
+    )
+    category = await factories.make_category(session, shop_id=other_shop.id)
+    product = await factories.make_product(session, shop_id=other_shop.id, category_id=category.id)
+    image = await catalog_images.add_product_image(
+        session=session,
+        shop_id=other_shop.id,
+        product_id=product.id,
+        content=PNG,
+        media_dir=settings.resolved_media_dir,
+    )
+    await factories.make_events(session, shop_id=other_shop.id, customer_id=customer.id, n=1)
+    from liveloop.events import service as events_service
+
+    events = await events_service.list_events(session=session, shop_id=other_shop.id)
+    identity_id = customer.identities[0].id
+    return {
+        "staff_id": staff.id,
+        "api_key_id": api_key.id,
+        "group_id": group.id,
+        "tag_id": tag.id,
+        "customer_id": customer.id,
+        "other_customer_id": spare.id,
+        "identity_id": identity_id,
+        "merge_id": merge.id,
+        "category_id": category.id,
+        "product_id": product.id,
+        "sku_id": product.skus[0].id,
+        "image_id": image.id,
+        "event_id": events.items[0].id if hasattr(events, "items") else events[0].id,
+        "action": 0,
+    }
+
+
+def fill(value: Any, ids: dict[str, int]) -> Any:
+    if isinstance(value, dict):
+        return {key: fill(item, ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill(item, ids) for item in value]
+    if isinstance(value, str) and re.fullmatch(r"\{\w+\}", value):
+        return ids[value[1:-1]]
+    return value
+
+
+def url_for(path: str, ids: dict[str, int]) -> str:
+    values = {**ids, "action": "deactivate"}
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
+
+
+async def test_every_route_with_an_id_says_not_found_for_another_shops_record(
+    app,
+    client: httpx.AsyncClient,
+    anon_client: httpx.AsyncClient,
+    owner,
+    foreign_ids: dict[str, int],
+) -> None:
+    csrf = await log_in(anon_client, owner.email)
+    checked = 0
+    for method, path, route in id_routes(app):
+        url = url_for(path, foreign_ids)
+        if path.startswith("/api/"):
+            kwargs: dict[str, Any] = {}
+            if (method, path) in MULTIPART_ROUTES:
+                kwargs["files"] = {"file": ("a.png", PNG, "image/png")}
+            elif route.body_field is not None:
+                assert (method, path) in API_BODIES, f"add a sample body for {method} {path}"
+                kwargs["json"] = fill(API_BODIES[(method, path)], foreign_ids)
+            response = await client.request(method, url, **kwargs)
+            assert response.status_code == 404, (
+                f"{method} {path}: {response.status_code} {response.text[:200]}"
+            )
+            assert response.json()["code"].endswith("not_found"), (
+                f"{method} {path}: {response.text[:200]}"
+            )
+        else:
+            kwargs = {}
+            if method == "POST":
+                kwargs["data"] = {"csrf_token": csrf, **fill(CONSOLE_FORM, foreign_ids)}
+                if (method, path) in MULTIPART_ROUTES:
+                    kwargs["files"] = {"file": ("a.png", PNG, "image/png")}
+            response = await anon_client.request(method, url, **kwargs)
+            assert response.status_code == 404, (
+                f"{method} {path}: {response.status_code} {response.text[:300]}"
+            )
+        checked += 1
+    assert checked == len(id_routes(app)) >= 50
