@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from liveloop.catalog import service
+from liveloop.catalog.media import MAX_IMAGE_BYTES
 from liveloop.catalog.models import ProductStatus
 from liveloop.catalog.schemas import (
     CategoryCreate,
@@ -438,7 +439,7 @@ async def upload_image(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     await service.get_product(session=session, shop_id=actor.shop_id, product_id=product_id)
-    content = await file.read(service.MAX_IMAGE_BYTES + 1) if file is not None else b""
+    content = await file.read(MAX_IMAGE_BYTES + 1) if file is not None else b""
     try:
         if not content:
             raise InvalidInput(translate(request, N_("Choose an image to upload.")), field="file")
