@@ -229,6 +229,19 @@ async def test_search_filters(client, session, shop) -> None:
     assert await ids(in_stock="false") == [b.id]
     page = (await client.get("/api/v1/products", params={"per_page": 2, "page": 2})).json()
     assert (page["total"], page["pages"], [i["id"] for i in page["items"]]) == (3, 2, [a.id])
+    mixed = await factories.make_product(
+        session,
+        shop_id=shop.id,
+        name="组合装",
+        skus=[
+            {"specs": {"规格": "小"}, "price_fen": 1000, "stock": 0},
+            {"specs": {"规格": "大"}, "price_fen": 90000, "stock": 5},
+        ],
+    )
+    # The cheap SKU is sold out and the one in stock is dear: no single SKU matches both.
+    assert mixed.id not in await ids(max_price_fen=2000, in_stock="true")
+    assert mixed.id in await ids(max_price_fen=2000)
+    assert mixed.id in await ids(in_stock="true")
 
 
 async def test_category_crud_tree_and_audited_delete(client, session, shop) -> None:

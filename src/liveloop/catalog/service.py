@@ -1,12 +1,12 @@
 """Categories, products, SKUs and images: the catalog's reads and writes, no HTTP.
 
-Stock is changed only in `catalog.stock` (conditional updates); its functions are re-exported
-here so other domains write `catalog_service.reserve_stock(...)`.
+Stock is changed only in `catalog.stock` (conditional updates) and images live in
+`catalog.images`; their functions are re-exported here, so other domains and the pages write
+`catalog_service.reserve_stock(...)`, `catalog_service.add_product_image(...)`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,17 +15,15 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.catalog.media import (
-    MAX_IMAGE_BYTES,
-    MAX_IMAGES_PER_PRODUCT,
-    remove_image_files,
-    sniff_image_type,
-    store_image_file,
+from liveloop.catalog.images import (
+    add_product_image,
+    delete_product_image,
+    reorder_product_images,
 )
+from liveloop.catalog.media import remove_image_files
 from liveloop.catalog.models import (
     Category,
     Product,
-    ProductImage,
     ProductStatus,
     Sku,
     StockMovement,
@@ -244,22 +242,21 @@ async def search_products(
         statement = statement.where(Product.category_id.in_(ids))
     if status is not None:
         statement = statement.where(Product.status == ProductStatus(status).value)
-    if min_price_fen is not None or max_price_fen is not None or in_stock is not None:
+    if min_price_fen is not None or max_price_fen is not None or in_stock is True:
+        # One active SKU must meet every SKU condition at once (in stock *and* in range).
         skus = select(Sku.product_id).where(Sku.shop_id == shop_id, Sku.is_active.is_(True))
         if min_price_fen is not None:
             skus = skus.where(Sku.price_fen >= min_price_fen)
         if max_price_fen is not None:
             skus = skus.where(Sku.price_fen <= max_price_fen)
         if in_stock is True:
-            statement = statement.where(Product.id.in_(skus.where(Sku.stock > 0)))
             skus = skus.where(Sku.stock > 0)
-        elif in_stock is False:
-            with_stock = select(Sku.product_id).where(
-                Sku.shop_id == shop_id, Sku.is_active.is_(True), Sku.stock > 0
-            )
-            statement = statement.where(Product.id.not_in(with_stock))
-        if min_price_fen is not None or max_price_fen is not None:
-            statement = statement.where(Product.id.in_(skus))
+        statement = statement.where(Product.id.in_(skus))
+    if in_stock is False:
+        with_stock = select(Sku.product_id).where(
+            Sku.shop_id == shop_id, Sku.is_active.is_(True), Sku.stock > 0
+        )
+        statement = statement.where(Product.id.not_in(with_stock))
     return await paginate(session, statement, page=page, per_page=per_page)
 
 
@@ -528,86 +525,3 @@ async def set_sku_active(*, session: AsyncSession, shop_id: int, sku_id: int, ac
     sku.is_active = active
     await session.flush()
     return sku
-
-
-# -------------------------------------------------------------------------------------- images
-
-
-async def add_product_image(
-    *, session: AsyncSession, shop_id: int, product_id: int, content: bytes, media_dir: Path
-) -> ProductImage:
-    """Store an uploaded png/jpeg/webp/gif (≤ 5 MB) as the product's last image."""
-    product = await get_product(session=session, shop_id=shop_id, product_id=product_id)
-    if len(content) > MAX_IMAGE_BYTES:
-        raise InvalidInput(
-            f"the image is {len(content) / 1024 / 1024:.1f} MB; the limit is "
-            f"{MAX_IMAGE_BYTES // 1024 // 1024} MB",
-            code="image_too_large",
-            field="file",
-        )
-    kind = sniff_image_type(content)
-    if kind is None:
-        raise InvalidInput(
-            "the file is not a PNG, JPEG, WebP or GIF image", code="image_type", field="file"
-        )
-    if len(product.images) >= MAX_IMAGES_PER_PRODUCT:
-        raise InvalidInput(
-            f"a product has at most {MAX_IMAGES_PER_PRODUCT} images; delete one first",
-            code="too_many_images",
-            field="file",
-        )
-    content_type, extension = kind
-    path = await asyncio.to_thread(
-        store_image_file, media_dir, shop_id=shop_id, content=content, extension=extension
-    )
-    image = ProductImage(
-        shop_id=shop_id,
-        product_id=product.id,
-        path=path,
-        content_type=content_type,
-        size_bytes=len(content),
-        sort=max((i.sort for i in product.images), default=-1) + 1,
-    )
-    product.images.append(image)
-    await session.flush()
-    return image
-
-
-async def reorder_product_images(
-    *, session: AsyncSession, shop_id: int, product_id: int, image_ids: Sequence[int]
-) -> list[ProductImage]:
-    """`image_ids` lists every image of the product once, first image first."""
-    product = await get_product(session=session, shop_id=shop_id, product_id=product_id)
-    current = {image.id: image for image in product.images}
-    if sorted(image_ids) != sorted(current):
-        raise InvalidInput(
-            f"image_ids must list each of this product's {len(current)} images exactly once",
-            code="image_order",
-            field="image_ids",
-        )
-    for position, image_id in enumerate(image_ids):
-        current[image_id].sort = position
-    await session.flush()
-    product.images.sort(key=lambda image: (image.sort, image.id))
-    return list(product.images)
-
-
-async def delete_product_image(
-    *, session: AsyncSession, actor: Actor, product_id: int, image_id: int, media_dir: Path
-) -> None:
-    product = await get_product(session=session, shop_id=actor.shop_id, product_id=product_id)
-    image = next((i for i in product.images if i.id == image_id), None)
-    if image is None:
-        raise NotFound(f"image {image_id} was not found", code="image_not_found", field="id")
-    product.images.remove(image)
-    await session.flush()
-    await shops_service.record_audit(
-        session=session,
-        actor=actor,
-        action="product_image.delete",
-        target_type="product",
-        target_id=product.id,
-        details={"image_id": image_id, "path": image.path},
-    )
-    path = image.path
-    after_commit(session, lambda: remove_image_files(media_dir, [path]))
