@@ -17,6 +17,7 @@ from liveloop.core.jobs import queue
 from liveloop.core.logging import configure_logging
 from liveloop.core.metrics import record_request
 from liveloop.core.settings import Settings, get_settings_or_exit
+from liveloop.customers.crypto import configure_cipher
 
 # Each module exposes `router`; order matters only for overlapping paths (none today).
 ROUTER_MODULES = (
@@ -45,6 +46,7 @@ def create_app(
     for module in JOB_MODULES:
         import_module(module)
     queue.configure(settings)
+    configure_cipher(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
