@@ -51,6 +51,16 @@ async def test_imports_profile_identities_and_tags(session, actor, shop) -> None
     }
     assert sorted(link.tag.name for link in zhang.tag_links) == ["VIP", "老客", "茶友"]
     assert {link.source for link in zhang.tag_links} == {"import"}
+    # Bulk-written rows read back like ORM-written ones (times, JSON) and filter the same way.
+    assert zhang.consent == {}
+    assert zhang.first_seen_at is not None and zhang.first_seen_at.tzinfo is not None
+    assert abs(zhang.created_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+    recent = await service.search_customers(
+        session=session,
+        shop_id=shop.id,
+        filters=CustomerFilter(created_from=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)),
+    )
+    assert recent.total == 2
     li = await by_phone(session, shop.id, "13900000102")
     assert (li.birthday, li.source_channel) == (dt.date(1988, 3, 2), "import")
     audit = (

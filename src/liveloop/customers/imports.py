@@ -25,7 +25,7 @@ from liveloop.customers import service as customers_service
 from liveloop.customers import tags as tags_service
 from liveloop.customers.crypto import get_cipher
 from liveloop.customers.identities import IdentityValue, make_identity
-from liveloop.customers.models import CHANNELS, Customer, CustomerIdentity
+from liveloop.customers.models import CHANNELS, Customer
 from liveloop.shops.service import Actor, record_audit
 
 CHUNK_SIZE = 2000
@@ -378,21 +378,13 @@ async def _write_chunk(
     if updates:
         await session.execute(update(Customer), updates)
 
-    identity_rows = [
-        {
-            "shop_id": shop_id,
-            "customer_id": s.customer_id,
-            "channel": i.channel,
-            "key": i.key,
-            "secret": i.secret,
-            "masked": i.masked,
-            "created_at": now,
-        }
-        for s in slots
-        for i in s.new_identities.values()
-    ]
-    if identity_rows:
-        await session.execute(CustomerIdentity.__table__.insert(), identity_rows)
+    await customers_service.insert_identity_rows(
+        session=session,
+        shop_id=shop_id,
+        pairs=[
+            (s.customer_id, i) for s in slots if s.customer_id for i in s.new_identities.values()
+        ],
+    )
 
     tag_ids = await tags_service.ensure_tags(
         session=session, shop_id=shop_id, names=(t for s in slots for t in s.tags)

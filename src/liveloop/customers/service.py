@@ -7,12 +7,21 @@ Tags live in `customers.tags`, merges in `customers.merge`, CSV import and expor
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, delete, exists, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -73,32 +82,43 @@ async def lookup_identities(
     *, session: AsyncSession, shop_id: int, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
     """Map (channel, lookup key) pairs to the customer holding them, in few queries."""
-    by_channel: dict[str, list[str]] = defaultdict(list)
-    for channel, key in set(keys):
-        by_channel[channel].append(key)
-    found: dict[tuple[str, str], int] = {}
-    batch: list[Any] = []
-    size = 0
-
-    async def run(conditions: list[Any]) -> None:
+    unique = set(keys)
+    if not unique:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        # One query whatever the number of keys; LATERAL makes it one unique-index probe a
+        # key even while the table has no statistics yet (a plain join would hash the whole
+        # shop's identities during a first big import).
         rows = await session.execute(
-            select(CustomerIdentity.channel, CustomerIdentity.key, CustomerIdentity.customer_id)
-            .where(CustomerIdentity.shop_id == shop_id)
-            .where(or_(*conditions))
+            text(
+                "SELECT u.channel, u.key, i.customer_id "
+                "FROM unnest(CAST(:channels AS VARCHAR[]), CAST(:keys AS VARCHAR[])) "
+                "AS u(channel, key) CROSS JOIN LATERAL (SELECT customer_id "
+                "FROM customer_identities WHERE shop_id = :shop_id AND channel = u.channel "
+                "AND key = u.key LIMIT 1) AS i"
+            ),
+            {
+                "shop_id": shop_id,
+                "channels": [channel for channel, _ in unique],
+                "keys": [key for _, key in unique],
+            },
         )
-        for channel, key, customer_id in rows:
-            found[(channel, key)] = customer_id
-
-    for channel, channel_keys in by_channel.items():
-        for start in range(0, len(channel_keys), LOOKUP_BATCH):
-            part = channel_keys[start : start + LOOKUP_BATCH]
-            batch.append(and_(CustomerIdentity.channel == channel, CustomerIdentity.key.in_(part)))
-            size += len(part)
-            if size >= LOOKUP_BATCH:
-                await run(batch)
-                batch, size = [], 0
-    if batch:
-        await run(batch)
+        return {(channel, key): customer_id for channel, key, customer_id in rows}
+    # SQLite: the keys as one JSON parameter, each probing the unique index (CROSS JOIN
+    # fixes the loop order in SQLite; otherwise it may scan the shop's identities per key).
+    pairs = sorted(unique)
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(pairs), LOOKUP_BATCH):
+        rows = await session.execute(
+            text(
+                "SELECT i.channel, i.key, i.customer_id FROM json_each(:pairs) AS j "
+                "CROSS JOIN customer_identities AS i ON i.shop_id = :shop_id "
+                "AND i.channel = json_extract(j.value, '$[0]') "
+                "AND i.key = json_extract(j.value, '$[1]')"
+            ),
+            {"shop_id": shop_id, "pairs": json.dumps(pairs[start : start + LOOKUP_BATCH])},
+        )
+        found.update({(channel, key): customer_id for channel, key, customer_id in rows})
     return found
 
 
@@ -109,35 +129,121 @@ def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+async def allocate_customer_ids(*, session: AsyncSession, count: int) -> list[int]:
+    """Reserve `count` new customer ids, so bulk inserts need no RETURNING (which would
+    otherwise fall back to one INSERT a row to keep ids in order)."""
+    if count <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = await session.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('customers', 'id')) "
+                "FROM generate_series(1, :count)"
+            ),
+            {"count": count},
+        )
+        return sorted(row[0] for row in rows)
+    # SQLite has one writer at a time: a concurrent insert between this read and ours makes
+    # ours fail (stale snapshot or duplicate key); it can never reuse an id silently.
+    top = (await session.execute(select(func.max(Customer.id)))).scalar() or 0
+    return list(range(top + 1, top + 1 + count))
+
+
+CUSTOMER_COLUMNS = (
+    "id", "shop_id", "display_name", "gender", "birthday", "province", "city", "source_channel",
+    "first_seen_at", "last_active_at", "consent", "notes", "status", "merged_into_id",
+    "deleted_at", "created_at", "updated_at",
+)  # fmt: skip
+IDENTITY_COLUMNS = ("shop_id", "customer_id", "channel", "key", "secret", "masked", "created_at")
+
+
+async def bulk_insert(
+    *, session: AsyncSession, table: Any, columns: Sequence[str], records: list[tuple[Any, ...]]
+) -> None:
+    """Insert many rows fast: COPY on PostgreSQL, one executemany elsewhere.
+
+    Values go to the driver as they are on PostgreSQL: datetimes aware, JSON as text.
+    """
+    if not records:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table.name, records=records, columns=list(columns)
+        )
+        return
+    # SQLite: straight to the driver, values in the form SQLAlchemy would store them
+    # (UTC text timestamps, ISO dates, JSON text), skipping per-value type processing.
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    connection = await session.connection()
+    await connection.exec_driver_sql(
+        statement, [tuple(_sqlite_value(v) for v in record) for record in records]
+    )
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
 async def insert_customer_rows(
     *, session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> list[int]:
-    """Bulk insert customers (Core, no ORM objects); ids in the order of `rows`."""
+    """Bulk insert customers (no ORM objects, no RETURNING); ids in the order of `rows`."""
     if not rows:
         return []
     now = utcnow()
-    columns = (
-        "display_name", "gender", "birthday", "province", "city", "source_channel",
-        "first_seen_at", "last_active_at", "notes",
-    )  # fmt: skip
-    params = [
-        {
-            **{name: row.get(name) for name in columns},
-            "shop_id": row["shop_id"],
-            "consent": row.get("consent") or {},
-            "status": STATUS_ACTIVE,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for row in rows
+    ids = await allocate_customer_ids(session=session, count=len(rows))
+    records = [
+        (
+            customer_id,
+            row["shop_id"],
+            row.get("display_name"),
+            row.get("gender"),
+            row.get("birthday"),
+            row.get("province"),
+            row.get("city"),
+            row.get("source_channel"),
+            row.get("first_seen_at"),
+            row.get("last_active_at"),
+            json.dumps(row.get("consent") or {}),
+            row.get("notes"),
+            STATUS_ACTIVE,
+            None,
+            None,
+            now,
+            now,
+        )
+        for customer_id, row in zip(ids, rows, strict=True)
     ]
-    result = await session.execute(
-        insert(Customer.__table__).returning(  # type: ignore[arg-type]
-            Customer.__table__.c.id, sort_by_parameter_order=True
-        ),
-        params,
+    await bulk_insert(
+        session=session, table=Customer.__table__, columns=CUSTOMER_COLUMNS, records=records
     )
-    return [row[0] for row in result]
+    return ids
+
+
+async def insert_identity_rows(
+    *, session: AsyncSession, shop_id: int, pairs: Iterable[tuple[int, IdentityValue]]
+) -> None:
+    """Bulk insert identities (customer id, value) known to be new."""
+    now = utcnow()
+    records = [
+        (shop_id, customer_id, v.channel, v.key, v.secret, v.masked, now)
+        for customer_id, v in pairs
+    ]
+    await bulk_insert(
+        session=session,
+        table=CustomerIdentity.__table__,
+        columns=IDENTITY_COLUMNS,
+        records=records,
+    )
 
 
 async def resolve_identities(

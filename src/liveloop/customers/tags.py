@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.core.database import get_scoped, scoped, utcnow
@@ -209,8 +209,29 @@ async def add_tag_links(
     if source not in TAG_SOURCES:
         raise InvalidInput(f"unknown tag source {source!r}", field="source")
     unique = sorted(set(pairs))
-    added = 0
+    if not unique:
+        return 0
     now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement with two array parameters, however many links.
+        result = await session.execute(
+            text(
+                "INSERT INTO customer_tags (shop_id, customer_id, tag_id, source, tagged_at, "
+                "tagged_by) SELECT :shop_id, u.customer_id, u.tag_id, :source, :tagged_at, "
+                ":tagged_by FROM unnest(CAST(:customer_ids AS BIGINT[]), "
+                "CAST(:tag_ids AS BIGINT[])) AS u(customer_id, tag_id) ON CONFLICT DO NOTHING"
+            ),
+            {
+                "shop_id": shop_id,
+                "source": source,
+                "tagged_at": now,
+                "tagged_by": tagged_by,
+                "customer_ids": [c for c, _ in unique],
+                "tag_ids": [t for _, t in unique],
+            },
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+    added = 0
     for start in range(0, len(unique), BULK_CHUNK):
         part = unique[start : start + BULK_CHUNK]
         result = await session.execute(
