@@ -66,7 +66,7 @@ async def prepare(url: str, *, reset: bool) -> int:
                 await connection.run_sync(Base.metadata.drop_all)
             await connection.run_sync(Base.metadata.create_all)
         shop_id = 0
-        async for session in database.unit_of_work():
+        async with database.unit_of_work() as session:
             shop_id = (await shops_service.create_shop(session=session, name="bench")).id
         return shop_id
     finally:

@@ -127,7 +127,7 @@ def createadmin(
     async def create() -> int:
         database = Database(settings.resolved_database_url)
         try:
-            async for session in database.unit_of_work():
+            async with database.unit_of_work() as session:
                 target = shop_id
                 if not target:
                     target = (
@@ -146,7 +146,6 @@ def createadmin(
                 return target
         finally:
             await database.dispose()
-        raise AssertionError("unreachable")
 
     try:
         created_in = asyncio.run(create())

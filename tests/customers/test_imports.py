@@ -255,14 +255,14 @@ def test_cli_imports_file_and_writes_error_report(tmp_path, monkeypatch) -> None
         database = Database(url)
         async with database.engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
-        async for session in database.unit_of_work():
+        async with database.unit_of_work() as session:
             shop_id = (await shops_service.create_shop(session=session, name="CLI")).id
         await database.dispose()
         return shop_id
 
     async def count(shop_id: int) -> int:
         database = Database(url)
-        async for session in database.unit_of_work():
+        async with database.unit_of_work() as session:
             page = await service.search_customers(
                 session=session, shop_id=shop_id, filters=CustomerFilter()
             )

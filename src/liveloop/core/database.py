@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -201,8 +202,10 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit if the block succeeds, roll back if it raises."""
+        """`async with database.unit_of_work() as session:` commits when the block ends
+        (a `return` inside included) and rolls back when it raises."""
         async with self.sessionmaker() as session:
             try:
                 yield session

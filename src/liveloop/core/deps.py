@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request = one unit of work: commit when the route returns, roll back if it raises."""
-    async for session in request.app.state.database.unit_of_work():
+    async with request.app.state.database.unit_of_work() as session:
         yield session
 
 
-DbSession = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit runs when the route function returns, before the response is
+# built, so a failed commit is an error response and never a 200 for lost work.
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

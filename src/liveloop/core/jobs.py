@@ -127,7 +127,7 @@ class JobQueue:
         assert self.settings is not None
         database = Database(self.settings.resolved_database_url, pool_size=2)
         try:
-            async for session in database.unit_of_work():
+            async with database.unit_of_work() as session:
                 result = await declared.run(session=session, **kwargs)
                 log.info("job_done", job=declared.name)
                 return result

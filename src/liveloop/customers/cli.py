@@ -37,7 +37,7 @@ async def run_import(
     database = Database(database_url)
     task = progress.add_task("importing customers", total=None) if progress else None
     try:
-        async for session in database.unit_of_work():
+        async with database.unit_of_work() as session:
             await shops_service.get_shop(session=session, shop_id=shop_id)
             actor = shops_service.system_actor(shop_id, label="liveloop import")
 

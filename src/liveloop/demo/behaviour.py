@@ -194,7 +194,7 @@ def customer_events(
     rng: random.Random,
 ) -> list[dict[str, Any]]:
     """Every behaviour event of one customer, as event-ingestion items."""
-    share, monthly_orders, basket, active_share = ARCHETYPES[customer.archetype]
+    _share, monthly_orders, basket, active_share = ARCHETYPES[customer.archetype]
     life = now - customer.first_seen
     active_until = customer.first_seen + life * active_share
     liked = [s for s in skus if s.category in customer.interests] or skus

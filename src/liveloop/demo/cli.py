@@ -33,7 +33,7 @@ def seed(
     async def run() -> None:
         database = Database(settings.resolved_database_url)
         try:
-            async for session in database.unit_of_work():
+            async with database.unit_of_work() as session:
                 if if_empty and await demo_exists(session):
                     console.print("a shop exists already; the demo seed is skipped")
                     return

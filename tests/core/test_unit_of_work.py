@@ -1,0 +1,92 @@
+"""A unit of work commits when its block ends and never reports success for lost work."""
+
+import asyncio
+from pathlib import Path
+
+import httpx
+from fastapi import APIRouter
+from sqlalchemy import delete, select
+
+from liveloop.core.database import Database
+from liveloop.core.deps import DbSession
+from liveloop.core.jobs import JobQueue, job
+from liveloop.core.settings import Settings
+from liveloop.shops.models import Shop
+
+
+@job(retries=0)
+async def name_a_shop(*, session, name: str) -> int:  # type: ignore[no-untyped-def]
+    shop = Shop(name=name)
+    session.add(shop)
+    await session.flush()
+    return shop.id  # returning from inside the unit of work must still commit
+
+
+async def test_returning_inside_a_unit_of_work_commits(database: Database) -> None:
+    async def create() -> int:
+        async with database.unit_of_work() as session:
+            shop = Shop(name="returned early")
+            session.add(shop)
+            await session.flush()
+            return shop.id
+
+    shop_id = await create()
+    async with database.unit_of_work() as session:
+        assert (
+            await session.execute(select(Shop.name).where(Shop.id == shop_id))
+        ).scalar_one() == "returned early"
+        await session.execute(delete(Shop).where(Shop.id == shop_id))
+
+
+async def test_a_raising_block_rolls_back(database: Database) -> None:
+    try:
+        async with database.unit_of_work() as session:
+            session.add(Shop(name="never stored"))
+            await session.flush()
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    async with database.unit_of_work() as session:
+        assert (
+            await session.execute(select(Shop).where(Shop.name == "never stored"))
+        ).first() is None
+
+
+async def test_a_job_commits_what_it_writes(
+    tmp_path: Path, database_url: str, database: Database
+) -> None:
+    queue = JobQueue()
+    queue.configure(
+        Settings(
+            var_dir=tmp_path,
+            database_url=database_url,
+            queue_backend="immediate",
+            secret_key="k" * 40,
+        )
+    )
+    result = await asyncio.to_thread(
+        queue.enqueue, name_a_shop.name, {"name": "made by a job"}, delay=None, eta=None
+    )
+    shop_id = result()
+    async with database.unit_of_work() as session:
+        assert (
+            await session.execute(select(Shop.name).where(Shop.id == shop_id))
+        ).scalar_one() == "made by a job"
+        await session.execute(delete(Shop).where(Shop.id == shop_id))
+
+
+async def test_a_failed_commit_is_an_error_response_not_a_200(app) -> None:
+    router = APIRouter()
+
+    @router.post("/api/v1/test-broken-write")
+    async def broken_write(session: DbSession) -> dict[str, str]:
+        session.add(Shop(name=None))  # NOT NULL: fails only when the request commits
+        return {"status": "stored"}
+
+    app.include_router(router)
+    # The app re-raises unexpected errors after answering 500; this client only reads the answer.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.post("/api/v1/test-broken-write")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
