@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Select,
+    bindparam,
     delete,
     exists,
     func,
@@ -616,14 +617,7 @@ async def mark_customers_active(
     *, session: AsyncSession, shop_id: int, activity: dict[int, dt.datetime]
 ) -> None:
     """Move last_active_at forward (never back) for these customers: {customer_id: time}."""
-    for customer_id, at in sorted(activity.items()):
-        await session.execute(
-            update(Customer)
-            .where(Customer.shop_id == shop_id, Customer.id == customer_id)
-            .where(or_(Customer.last_active_at.is_(None), Customer.last_active_at < at))
-            .values(last_active_at=at)
-            .execution_options(synchronize_session=False)
-        )
+    await _move_customer_times(session, shop_id, "last_active_at", activity, later=True)
 
 
 async def mark_customers_first_seen(
@@ -631,14 +625,35 @@ async def mark_customers_first_seen(
 ) -> None:
     """Move first_seen_at back (never forward) to when each customer was first seen elsewhere:
     {customer_id: time}. Used when history arrives after the record (imports, the demo seed)."""
-    for customer_id, at in sorted(first_seen.items()):
-        await session.execute(
-            update(Customer)
-            .where(Customer.shop_id == shop_id, Customer.id == customer_id)
-            .where(or_(Customer.first_seen_at.is_(None), Customer.first_seen_at > at))
-            .values(first_seen_at=at)
-            .execution_options(synchronize_session=False)
-        )
+    await _move_customer_times(session, shop_id, "first_seen_at", first_seen, later=False)
+
+
+async def _move_customer_times(
+    session: AsyncSession,
+    shop_id: int,
+    column_name: str,
+    times: dict[int, dt.datetime],
+    *,
+    later: bool,
+) -> None:
+    # One statement executed for many rows (executemany), in primary-key order so concurrent
+    # batches lock customers in the same order.
+    if not times:
+        return
+    table = Customer.__table__
+    column = table.c[column_name]
+    at = bindparam("at", type_=column.type)
+    moves = column < at if later else column > at
+    statement = (
+        update(table)
+        .where(table.c.shop_id == bindparam("shop"), table.c.id == bindparam("customer"))
+        .where(or_(column.is_(None), moves))
+        .values({column_name: at})
+    )
+    await session.execute(
+        statement,
+        [{"shop": shop_id, "customer": cid, "at": when} for cid, when in sorted(times.items())],
+    )
 
 
 # --- search -----------------------------------------------------------------------------------
