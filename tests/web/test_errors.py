@@ -35,3 +35,26 @@ async def test_placeholder_areas_say_not_yet_available(console) -> None:
         assert response.status_code == 200, area
         assert "暂未开放" in response.text
         assert f'data-nav="{area}"' in response.text
+
+
+async def test_error_page_never_reads_the_rolled_back_shop_row(app) -> None:
+    """After the unit of work rolls back, the ORM shop cannot be read; the layout uses the
+    copy taken when the request started."""
+    from starlette.requests import Request
+
+    from liveloop.web.errors import render_error_page
+    from liveloop.web.templating import LayoutShop
+
+    class Detached:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"read {name} of a detached shop")
+
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/console/customers/9", "headers": [],
+         "query_string": b"", "session": {}, "app": app, "state": {}}
+    )  # fmt: skip
+    request.state.shop = Detached()
+    request.state.layout_shop = LayoutShop(id=1, name="茶语小铺", timezone="Asia/Shanghai")
+    response = render_error_page(request, 404, "customer_not_found", "customer 9 was not found")
+    assert response.status_code == 404
+    assert "茶语小铺" in response.body.decode()

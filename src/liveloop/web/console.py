@@ -13,12 +13,14 @@ from liveloop.shops import service as shops_service
 from liveloop.shops.auth import ConsoleActor
 from liveloop.shops.models import Shop
 from liveloop.shops.service import Actor
+from liveloop.web.templating import remember_layout_shop
 
 
 async def load_console(request: Request, session: DbSession, actor: ConsoleActor) -> Actor:
     """Log-in check (redirects to the login page), CSRF on writes, and the shop for the layout."""
     request.state.actor = actor
     request.state.shop = await shops_service.get_shop(session=session, shop_id=actor.shop_id)
+    remember_layout_shop(request, request.state.shop)
     return actor
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -105,6 +106,20 @@ def environment(language: str) -> Environment:
     return env
 
 
+@dataclass(frozen=True)
+class LayoutShop:
+    """What the layout shows of the shop, copied when the request starts: an error page is
+    rendered after the unit of work rolled back, when the ORM row can no longer be read."""
+
+    id: int
+    name: str
+    timezone: str
+
+
+def remember_layout_shop(request: Request, shop: Any) -> None:
+    request.state.layout_shop = LayoutShop(id=shop.id, name=shop.name, timezone=shop.timezone)
+
+
 def flash(request: Request, message: str, kind: str = "success") -> None:
     """A note shown once on the next page (after a POST-redirect-GET)."""
     notes = list(request.session.get(FLASH_KEY, []))
@@ -123,7 +138,7 @@ def request_language(request: Request) -> str:
 
 def base_context(request: Request) -> dict[str, Any]:
     actor = getattr(request.state, "actor", None)
-    shop = getattr(request.state, "shop", None)
+    shop = getattr(request.state, "layout_shop", None)
     return {
         "request": request,
         "actor": actor,
