@@ -199,3 +199,72 @@ async def test_staff_language_preference_applies_at_login(anon_client, session, 
     await session.flush()
     await log_in(anon_client, staff.email)
     assert "Dashboard" in (await anon_client.get("/console")).text
+
+
+async def test_language_switch_is_saved_on_the_staff_account(anon_client, session, shop) -> None:
+    staff = await factories.make_staff(session, shop_id=shop.id, role="operator")
+    anon_client.csrf = await log_in(anon_client, staff.email)
+    response = await post_form(anon_client, "/console/language", {"language": "en"})
+    assert response.status_code == 303
+    assert response.cookies.get("lang") == "en"
+    await session.refresh(staff)
+    assert staff.language == "en"
+    # Another browser: no session choice, no cookie, a Chinese Accept-Language; the account wins.
+    await post_form(anon_client, "/console/logout")
+    anon_client.cookies.clear()
+    await log_in(anon_client, staff.email)
+    page = await anon_client.get("/console", headers={"Accept-Language": "zh-CN"})
+    assert "Dashboard" in page.text and 'lang="en"' in page.text
+
+
+async def test_language_switch_before_login_saves_nothing(anon_client, session, owner) -> None:
+    token = csrf_from((await anon_client.get("/console/login")).text)
+    response = await anon_client.post(
+        "/console/language", data={"language": "en", "csrf_token": token}
+    )
+    assert response.status_code == 303
+    await session.refresh(owner)
+    assert owner.language is None
+
+
+async def test_set_staff_language_service(session, shop) -> None:
+    staff = await factories.make_staff(session, shop_id=shop.id, role="operator")
+    assert await shops_service.set_staff_language(
+        session=session, staff_id=staff.id, language="zh_CN"
+    )
+    await session.refresh(staff)
+    assert staff.language == "zh_CN"
+    assert not await shops_service.set_staff_language(
+        session=session, staff_id=staff.id + 1000, language="en"
+    )
+
+
+async def test_expired_login_form_shows_the_form_again_in_chinese(anon_client, owner) -> None:
+    await anon_client.get("/console/login")
+    response = await anon_client.post(
+        "/console/login",
+        data={"email": owner.email, "password": factories.PASSWORD, "csrf_token": "stale"},
+    )
+    assert response.status_code == 403
+    assert "登录页已过期，请重新登录。" in response.text
+    assert f'value="{owner.email}"' in response.text
+    # The fresh token on that page works.
+    retry = await anon_client.post(
+        "/console/login",
+        data={
+            "email": owner.email,
+            "password": factories.PASSWORD,
+            "csrf_token": csrf_from(response.text),
+        },
+    )
+    assert retry.status_code == 303
+
+
+async def test_expired_console_form_is_explained_in_each_language(console) -> None:
+    response = await console.post("/console/settings/shop", data={"csrf_token": "stale"})
+    assert response.status_code == 403
+    assert "表单已过期" in response.text and "请刷新页面后重试" in response.text
+    assert "csrf_failed" in response.text
+    await post_form(console, "/console/language", {"language": "en"})
+    response = await console.post("/console/settings/shop", data={"csrf_token": "stale"})
+    assert "This form has expired" in response.text

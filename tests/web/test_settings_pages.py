@@ -65,13 +65,13 @@ async def test_staff_create_role_change_and_deactivate(console, session, shop) -
         },
     )
     assert duplicate.status_code == 422
-    assert "already exists" in duplicate.text
+    assert "已有账号使用这个邮箱。" in duplicate.text
     short = await post_form(
         console,
         "/console/settings/staff",
         {"name": "小李", "email": "li@example.com", "password": "short", "role": "anchor"},
     )
-    assert short.status_code == 422 and "at least 8 characters" in short.text
+    assert short.status_code == 422 and "密码至少需要 8 个字符。" in short.text
     bad_role = await post_form(
         console,
         "/console/settings/staff",

@@ -10,6 +10,9 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
+from liveloop.catalog import service as catalog_service
+from liveloop.catalog.models import Product
+from liveloop.core.database import scoped
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import Conflict, InvalidInput, LiveLoopError, NotFound
 from liveloop.customers import exports, imports, service
@@ -30,8 +33,9 @@ from liveloop.events import service as events_service
 from liveloop.shops.auth import console_requires
 from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
+from liveloop.web import timeline as timeline_words
 from liveloop.web.console import console_router, redirect
-from liveloop.web.i18n import N_, translate
+from liveloop.web.i18n import N_, gettext_for, translate
 from liveloop.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -288,6 +292,38 @@ async def import_customers(
 # --- detail ----------------------------------------------------------------------------------
 
 
+async def _product_names(
+    session: DbSession, *, shop_id: int, product_ids: set[int]
+) -> dict[int, str]:
+    """Names of the shop's products among `product_ids`, in one query; a deleted product is
+    left out. The catalog service has no lookup of many products by id yet (get_product loads
+    one with its SKUs and images); this reads only the two columns the timeline needs."""
+    if not product_ids:
+        return {}
+    statement = scoped(Product, shop_id, Product.id, Product.name).where(
+        Product.id.in_(product_ids)
+    )
+    return {row.id: row.name for row in await session.execute(statement)}
+
+
+async def _timeline(
+    request: Request, session: DbSession, shop_id: int, events: list[Any]
+) -> list[timeline_words.TimelineEntry]:
+    """The page's events in words: product names and SKU specs looked up once for the page."""
+    names = await _product_names(
+        session, shop_id=shop_id, product_ids=timeline_words.product_ids_of(events)
+    )
+    skus = await catalog_service.get_skus(
+        session=session, shop_id=shop_id, sku_ids=list(timeline_words.sku_ids_of(events))
+    )
+    return timeline_words.describe_events(
+        events,
+        gettext=gettext_for(request).gettext,
+        product_names=names,
+        sku_labels={sku_id: sku.spec_label for sku_id, sku in skus.items() if sku.spec_label},
+    )
+
+
 async def _detail_context(
     request: Request, session: DbSession, actor: Actor, customer_id: int, before: int | None = None
 ) -> dict[str, Any]:
@@ -310,7 +346,7 @@ async def _detail_context(
     return {
         "customer": customer,
         "revealed": None,
-        "timeline": events[:TIMELINE_LENGTH],
+        "timeline": await _timeline(request, session, actor.shop_id, events[:TIMELINE_LENGTH]),
         "older": events[TIMELINE_LENGTH - 1].id if len(events) > TIMELINE_LENGTH else None,
         "newest_first": before is None,
         "merges": await merge_service.list_merges(

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from liveloop.core.database import paginate
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import Conflict, InvalidInput, PermissionDenied
+from liveloop.core.security import MIN_PASSWORD_LENGTH
 from liveloop.shops import service
 from liveloop.shops.auth import check_csrf, console_requires, csrf_token
 from liveloop.shops.permissions import ROLE_LABELS, Permission, Role
@@ -37,20 +38,27 @@ def role_choices(request: Request) -> list[tuple[str, str]]:
 # Login and logout -------------------------------------------------------------------------
 
 
-@router.get("/console/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: str = "/console") -> Response:
-    if request.session.get("staff_id"):
-        return redirect(local_path(next))
+def _login_page(
+    request: Request, *, next: str, email: str, error: str | None, status: int
+) -> HTMLResponse:
     return render(
         request,
         "login.html",
         {
             "next": local_path(next),
-            "email": "",
-            "error": None,
+            "email": email,
+            "error": error,
             "title": translate(request, N_("Log in")),
         },
+        status_code=status,
     )
+
+
+@router.get("/console/login", response_class=HTMLResponse)
+async def login_form(request: Request, next: str = "/console") -> Response:
+    if request.session.get("staff_id"):
+        return redirect(local_path(next))
+    return _login_page(request, next=next, email="", error=None, status=200)
 
 
 @router.post("/console/login", response_class=HTMLResponse)
@@ -61,7 +69,13 @@ async def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/console",
 ) -> Response:
-    await check_csrf(request)
+    try:
+        await check_csrf(request)
+    except PermissionDenied:
+        # Mostly a login page left open until the session cookie expired: the form again,
+        # with a fresh token, rather than an error page.
+        error = translate(request, N_("The login form had expired; log in again."))
+        return _login_page(request, next=next, email=email, error=error, status=403)
     try:
         staff = await service.authenticate_staff(
             session=session,
@@ -70,17 +84,8 @@ async def login(
             ip=request.client.host if request.client else None,
         )
     except InvalidInput:
-        return render(
-            request,
-            "login.html",
-            {
-                "next": local_path(next),
-                "email": email,
-                "error": translate(request, N_("Wrong e-mail or password.")),
-                "title": translate(request, N_("Log in")),
-            },
-            status_code=400,
-        )
+        error = translate(request, N_("Wrong e-mail or password."))
+        return _login_page(request, next=next, email=email, error=error, status=400)
     language = request.session.get(i18n.SESSION_KEY) or staff.language
     # A fresh session at login: no fixation, and a new CSRF token.
     request.session.clear()
@@ -203,6 +208,10 @@ async def create_staff(
         errors["name"] = translate(request, N_("Enter a name."))
     if role not in {str(r) for r in Role}:
         errors["role"] = translate(request, N_("Choose a role."))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = translate(
+            request, N_("The password needs at least %(n)s characters."), n=MIN_PASSWORD_LENGTH
+        )
     if not errors:
         try:
             await service.create_staff(
@@ -215,7 +224,11 @@ async def create_staff(
                 actor=actor,
             )
         except FormErrors as exc:
-            errors[exc.field or "email"] = exc.message
+            errors[exc.field or "email"] = (
+                translate(request, N_("Another account already uses this e-mail."))
+                if exc.code == "staff_email_taken"
+                else exc.message
+            )
     if errors:
         return await _staff_page(request, session, actor, errors=errors, form=form, status=422)
     flash(request, translate(request, N_("%(email)s can now log in."), email=email.strip().lower()))
@@ -323,6 +336,18 @@ async def revoke_api_key(
 
 # Audit log -----------------------------------------------------------------------------------
 
+# What an entry is about, in words; action codes stay codes (they are what the filter takes).
+TARGET_LABELS = {
+    "api_key": N_("API key"),
+    "category": N_("Category"),
+    "customer": N_("Customer"),
+    "product": N_("Product"),
+    "shop": N_("Shop"),
+    "staff": N_("Staff"),
+    "tag": N_("Tag"),
+    "tag_group": N_("Tag group"),
+}
+
 
 @settings_pages.get("/audit", response_class=HTMLResponse)
 async def audit_log(
@@ -350,7 +375,12 @@ async def audit_log(
     return render(
         request,
         "settings/audit.html",
-        {"page": result, "filters": filters, "title": translate(request, N_("Audit log"))},
+        {
+            "page": result,
+            "filters": filters,
+            "target_labels": {key: translate(request, text) for key, text in TARGET_LABELS.items()},
+            "title": translate(request, N_("Audit log")),
+        },
     )
 
 

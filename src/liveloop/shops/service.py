@@ -362,3 +362,14 @@ async def list_audit(
     if target_id:
         statement = statement.where(AuditEntry.target_id == target_id)
     return statement
+
+
+async def set_staff_language(*, session: AsyncSession, staff_id: int, language: str | None) -> bool:
+    """Remember the console language a staff member chose ('zh_CN', 'en'; None: follow the
+    browser); login reads it back. False when there is no such account."""
+    if language is not None and not 1 <= len(language) <= 8:
+        raise InvalidInput(f"{language!r} is not a language code", field="language")
+    result = await session.execute(
+        update(Staff).where(Staff.id == staff_id).values(language=language)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -26,6 +26,10 @@ MESSAGES = {
     404: N_("The page or record does not exist, or it belongs to another shop."),
 }
 
+# Errors with a cause of their own, whatever their status: (heading, message).
+FORM_EXPIRED = N_("The page was open too long or came from elsewhere. Reload it and try again.")
+BY_CODE = {"csrf_failed": (N_("This form has expired"), FORM_EXPIRED)}
+
 
 def render_error_page(request: Request, status: int, code: str, message: str) -> Response:
     """Errors on console paths: the layout, a heading a person understands, and the detail."""
@@ -33,6 +37,8 @@ def render_error_page(request: Request, status: int, code: str, message: str) ->
     general = MESSAGES.get(status)
     # Domain messages are English sentences meant for people; the generic ones are translated.
     detail = translate(request, general) if general and status in (403, 404) else message
+    if code in BY_CODE:
+        heading, detail = (translate(request, text) for text in BY_CODE[code])
     if status == 404 and message and message != "Not Found":
         detail = f"{detail} ({message})"
     return render(

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from liveloop.analytics import overview
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import register_html_error_page
+from liveloop.shops import service as shops_service
 from liveloop.shops.auth import check_csrf
 from liveloop.web import i18n
 from liveloop.web.console import CurrentShop, console_router, local_path, redirect
@@ -34,14 +35,21 @@ async def root() -> RedirectResponse:
 @router.post("/console/language")
 async def switch_language(
     request: Request,
+    session: DbSession,
     language: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/console",
 ) -> RedirectResponse:
-    """Works logged in or not (the login page has the switch too); remembered in the session
-    and in a cookie that outlives logging out."""
+    """Works logged in or not (the login page has the switch too); remembered in the session,
+    in a cookie that outlives logging out, and, when logged in, on the staff account, so the
+    next login on any browser speaks the same language."""
     await check_csrf(request)
     chosen = i18n.normalize_language(language) or request.app.state.settings.default_language
     request.session[i18n.SESSION_KEY] = chosen
+    staff_id = request.session.get("staff_id")
+    if staff_id:
+        await shops_service.set_staff_language(
+            session=session, staff_id=int(staff_id), language=chosen
+        )
     response = redirect(local_path(next))
     response.set_cookie(
         i18n.LANGUAGE_COOKIE,
