@@ -11,8 +11,6 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from liveloop.catalog import service as catalog_service
-from liveloop.catalog.models import Product
-from liveloop.core.database import scoped
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import Conflict, InvalidInput, LiveLoopError, NotFound
 from liveloop.customers import exports, imports, service
@@ -292,26 +290,12 @@ async def import_customers(
 # --- detail ----------------------------------------------------------------------------------
 
 
-async def _product_names(
-    session: DbSession, *, shop_id: int, product_ids: set[int]
-) -> dict[int, str]:
-    """Names of the shop's products among `product_ids`, in one query; a deleted product is
-    left out. The catalog service has no lookup of many products by id yet (get_product loads
-    one with its SKUs and images); this reads only the two columns the timeline needs."""
-    if not product_ids:
-        return {}
-    statement = scoped(Product, shop_id, Product.id, Product.name).where(
-        Product.id.in_(product_ids)
-    )
-    return {row.id: row.name for row in await session.execute(statement)}
-
-
 async def _timeline(
     request: Request, session: DbSession, shop_id: int, events: list[Any]
 ) -> list[timeline_words.TimelineEntry]:
     """The page's events in words: product names and SKU specs looked up once for the page."""
-    names = await _product_names(
-        session, shop_id=shop_id, product_ids=timeline_words.product_ids_of(events)
+    names = await catalog_service.get_product_names(
+        session=session, shop_id=shop_id, product_ids=timeline_words.product_ids_of(events)
     )
     skus = await catalog_service.get_skus(
         session=session, shop_id=shop_id, sku_ids=list(timeline_words.sku_ids_of(events))
