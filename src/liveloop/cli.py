@@ -48,6 +48,7 @@ def _serve(*, embedded_worker: bool, workers: int = 1) -> None:
             workers=workers,
             proxy_headers=True,
             log_level=settings.log_level,
+            access_log=False,  # our access line in core.metrics leaves out query strings
         )
         return
     from liveloop.app import create_app
@@ -62,6 +63,7 @@ def _serve(*, embedded_worker: bool, workers: int = 1) -> None:
         port=settings.port,
         proxy_headers=True,
         log_level=settings.log_level,
+        access_log=False,  # our access line in core.metrics leaves out query strings
     )
 
 

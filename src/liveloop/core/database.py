@@ -116,7 +116,7 @@ async def get_scoped(
         await session.execute(scoped(model, shop_id).where(model.id == record_id))  # type: ignore[attr-defined]
     ).scalar_one_or_none()
     if record is None:
-        name = label or model.__tablename__.rstrip("s")  # type: ignore[attr-defined]
+        name = label or model.__tablename__.rstrip("s")
         raise NotFound(f"{name} {record_id} was not found", code=f"{name}_not_found", field="id")
     return record
 

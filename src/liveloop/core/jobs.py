@@ -81,7 +81,7 @@ def enqueue_after_commit(session: AsyncSession, declared: Job, **kwargs: Any) ->
     after_commit(session, lambda: declared.enqueue(**kwargs))
 
 
-class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
+class _EmbeddedConsumer(Consumer):
     """A consumer that runs in threads of the web process and leaves its signals alone."""
 
     def _set_signal_handlers(self) -> None:

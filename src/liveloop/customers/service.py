@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Select,
+    Table,
     bindparam,
     delete,
     exists,
@@ -640,7 +641,7 @@ async def _move_customer_times(
     # batches lock customers in the same order.
     if not times:
         return
-    table = Customer.__table__
+    table = cast(Table, Customer.__table__)
     column = table.c[column_name]
     at = bindparam("at", type_=column.type)
     moves = column < at if later else column > at
