@@ -101,6 +101,10 @@ def worker(threads: int = typer.Option(4, help="Worker threads in this process."
     for module in JOB_MODULES:
         import_module(module)
     queue.configure(settings)
+    console.print(
+        f"liveloop worker: consuming jobs from {settings.queue_backend} with {threads} threads "
+        "(Ctrl+C stops after the running jobs)"
+    )
     queue.run_worker(threads)
 
 
