@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import APIRouter
 from sqlalchemy import delete, select
 
@@ -39,13 +40,11 @@ async def test_returning_inside_a_unit_of_work_commits(database: Database) -> No
 
 
 async def test_a_raising_block_rolls_back(database: Database) -> None:
-    try:
+    with pytest.raises(RuntimeError, match="boom"):
         async with database.unit_of_work() as session:
             session.add(Shop(name="never stored"))
             await session.flush()
             raise RuntimeError("boom")
-    except RuntimeError:
-        pass
     async with database.unit_of_work() as session:
         assert (
             await session.execute(select(Shop).where(Shop.name == "never stored"))
