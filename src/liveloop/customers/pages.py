@@ -569,7 +569,7 @@ async def delete_tag_group(
     request: Request, group_id: int, session: DbSession, actor: TagManager
 ) -> Response:
     write = tags_service.delete_tag_group(session=session, actor=actor, group_id=group_id)
-    return await _tag_write(request, write, N_("Tag group deleted; its tags are kept."))
+    return await _tag_write(request, write, N_("Tag group deleted."))
 
 
 def _group_id(value: str) -> int | None:
