@@ -287,3 +287,73 @@ async def test_anchor_cannot_export_or_import(anon_client, session, shop) -> Non
     assert (await anon_client.get("/console/customers")).status_code == 200
     assert (await anon_client.get("/console/customers/export.csv")).status_code == 403
     assert (await anon_client.get("/console/customers/import")).status_code == 403
+
+
+async def _tag_ids_of(session, shop_id: int, customer_id: int) -> list[int]:
+    loaded = await customers_service.get_customer(
+        session=session, shop_id=shop_id, customer_id=customer_id
+    )
+    return [link.tag_id for link in loaded.tag_links]
+
+
+async def test_bulk_tag_all_matching_then_untag_ticked(console, session, shop) -> None:
+    vip = await factories.make_tag(session, shop_id=shop.id, name="VIP")
+    zhang = await factories.make_customer(session, shop_id=shop.id, name="张三")
+    zhang_two = await factories.make_customer(session, shop_id=shop.id, name="张四")
+    li = await factories.make_customer(session, shop_id=shop.id, name="李四")
+    listing = await console.get("/console/customers", params={"q": "张"})
+    assert 'id="bulk-tag"' in listing.text
+    assert 'name="q" value="张"' in listing.text  # the bulk form carries the list's filter
+    response = await post_form(
+        console, "/console/customers/bulk-tag", {"tag_id": vip.id, "q": "张", "action": "tag"}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/customers?q=%E5%BC%A0"
+    assert await _tag_ids_of(session, shop.id, zhang.id) == [vip.id]
+    assert await _tag_ids_of(session, shop.id, zhang_two.id) == [vip.id]
+    assert await _tag_ids_of(session, shop.id, li.id) == []
+    page = await console.get(response.headers["location"])
+    assert "已为 2 位客户中的 2 位打上标签" in page.text
+    response = await post_form(
+        console,
+        "/console/customers/bulk-tag",
+        {"tag_id": vip.id, "q": "张", "action": "untag", "customer_ids": [zhang.id]},
+    )
+    assert response.status_code == 303
+    assert await _tag_ids_of(session, shop.id, zhang.id) == []
+    assert await _tag_ids_of(session, shop.id, zhang_two.id) == [vip.id]
+    assert (
+        "已从 1 位客户中的 1 位移除该标签" in (await console.get(response.headers["location"])).text
+    )
+
+
+async def test_bulk_tag_refuses_another_shops_tag_and_customers(
+    console, session, shop, other_shop
+) -> None:
+    theirs = await factories.make_tag(session, shop_id=other_shop.id, name="别家")
+    stranger = await factories.make_customer(session, shop_id=other_shop.id, name="外人")
+    mine = await factories.make_tag(session, shop_id=shop.id, name="自家")
+    await post_form(console, "/console/customers/bulk-tag", {"tag_id": theirs.id})
+    page = await console.get("/console/customers")
+    assert "flash-error" in page.text
+    await post_form(
+        console, "/console/customers/bulk-tag", {"tag_id": mine.id, "customer_ids": [stranger.id]}
+    )
+    assert await _tag_ids_of(session, other_shop.id, stranger.id) == []
+
+
+async def test_list_with_the_any_tag_option_is_not_an_error(console, session, shop) -> None:
+    await factories.make_customer(session, shop_id=shop.id, name="任意")
+    response = await console.get("/console/customers?q=&tag=&channel=&joined_from=&joined_to=")
+    assert response.status_code == 200
+    assert "任意" in response.text
+    response = await console.get("/console/customers?tag=abc")
+    assert response.status_code == 422
+    assert "text/html" in response.headers["content-type"]
+
+
+async def test_console_validation_errors_render_a_page_not_json(console) -> None:
+    response = await console.get("/console/customers?page=abc")
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert "page" in response.text

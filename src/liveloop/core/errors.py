@@ -128,16 +128,15 @@ async def _liveloop_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(exc.as_dict(), status_code=exc.status_code)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     details = validation_details(exc.errors())
     first = details[0] if details else {"message": "invalid request", "field": None}
-    body = {
-        "code": "invalid",
-        "message": f"{first['field'] or 'request'}: {first['message']}",
-        "field": first["field"],
-        "errors": details,
-    }
+    message = f"{first['field'] or 'request'}: {first['message']}"
+    renderer = _html_error_page_for(request)
+    if renderer is not None:
+        return renderer(request, 422, "invalid", message)
+    body = {"code": "invalid", "message": message, "field": first["field"], "errors": details}
     return JSONResponse(body, status_code=422)
 
 

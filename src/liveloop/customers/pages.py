@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -88,9 +89,17 @@ def _local_day(value: str) -> dt.datetime | None:
         raise InvalidInput(f"{value!r} is not a date like 2024-05-01", field="date")
 
 
+def tag_ids(values: list[str] | None) -> list[int]:
+    """The tag filter's values; the "any tag" option sends an empty one, which means none."""
+    try:
+        return [int(value) for value in values or () if value.strip()]
+    except ValueError:
+        raise InvalidInput("a tag filter must be a tag id", field="tag")
+
+
 def list_filter(
     q: str = "",
-    tag: Annotated[list[int] | None, Query()] = None,
+    tag: Annotated[list[str] | None, Query()] = None,
     channel: str = "",
     source: str = "",
     joined_from: str = "",
@@ -100,7 +109,7 @@ def list_filter(
     looks like a phone number searches phones, anything else searches names."""
     form = {
         "q": q.strip(),
-        "tag": tag or [],
+        "tag": tag_ids(tag),
         "channel": channel,
         "source": source,
         "joined_from": joined_from,
@@ -129,14 +138,14 @@ async def customer_list(
     session: DbSession,
     actor: Reader,
     q: str = "",
-    tag: Annotated[list[int] | None, Query()] = None,
+    tag: Annotated[list[str] | None, Query()] = None,
     channel: str = "",
     source: str = "",
     joined_from: str = "",
     joined_to: str = "",
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    form: dict[str, Any] = {"q": q, "tag": tag or [], "channel": channel, "source": source}
+    form: dict[str, Any] = {"q": q, "tag": [], "channel": channel, "source": source}
     form.update(joined_from=joined_from, joined_to=joined_to)
     error, result = None, None
     try:
@@ -160,13 +169,58 @@ async def customer_list(
     return render(request, template, context, status_code=422 if error else 200)
 
 
+@pages.post("/customers/bulk-tag")
+async def bulk_tag_customers(
+    request: Request,
+    session: DbSession,
+    actor: TagManager,
+    tag_id: Annotated[int, Form()],
+    action: Annotated[Literal["tag", "untag"], Form()] = "tag",
+    customer_ids: Annotated[list[int] | None, Form()] = None,
+    q: Annotated[str, Form()] = "",
+    tag: Annotated[list[str] | None, Form()] = None,
+    channel: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "",
+    joined_from: Annotated[str, Form()] = "",
+    joined_to: Annotated[str, Form()] = "",
+) -> Response:
+    """Tag or untag the ticked customers, or every customer the list's filters match."""
+    back: dict[str, Any] = {"q": q, "tag": [t for t in tag or () if t.strip()], "channel": channel}
+    back["source"] = source
+    back.update(joined_from=joined_from, joined_to=joined_to)
+    try:
+        _form, filters = list_filter(q, tag, channel, source, joined_from, joined_to)
+        customers, changed = await tags_service.bulk_tag(
+            session=session,
+            actor=actor,
+            tag_ids=[tag_id],
+            customer_ids=customer_ids or None,
+            filters=filters,
+            untag=action == "untag",
+        )
+    except (InvalidInput, NotFound, ValidationError) as exc:
+        flash(request, _error_text(exc), "error")
+    else:
+        done = (
+            N_("Removed the tag from %(changed)s of %(customers)s customers.")
+            if action == "untag"
+            else N_("Tagged %(changed)s of %(customers)s customers (the others had it already).")
+        )
+        flash(request, translate(request, done) % {"changed": changed, "customers": customers})
+    query = urlencode(
+        [(k, v) for k, v in back.items() if not isinstance(v, list) and v]
+        + [("tag", t) for t in back["tag"]]
+    )
+    return redirect("/console/customers" + (f"?{query}" if query else ""))
+
+
 @pages.get("/customers/export.csv")
 async def export_customers(
     request: Request,
     session: DbSession,
     actor: Exporter,
     q: str = "",
-    tag: Annotated[list[int] | None, Query()] = None,
+    tag: Annotated[list[str] | None, Query()] = None,
     channel: str = "",
     source: str = "",
     joined_from: str = "",
