@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.core.database import Database
-from liveloop.core.deps import get_session
+from liveloop.core.deps import get_session, get_session_opener
 from liveloop.core.settings import Settings
 from liveloop.models import Base
 from tests import factories
@@ -92,7 +93,19 @@ def app(settings: Settings, database: Database, session: AsyncSession):  # type:
             await nested.rollback()
             raise
 
+    @asynccontextmanager
+    async def streamed_session() -> AsyncIterator[AsyncSession]:
+        # What a streamed response reads runs in the test's transaction too.
+        nested = await session.begin_nested()
+        try:
+            yield session
+            await nested.commit()
+        except BaseException:
+            await nested.rollback()
+            raise
+
     application.dependency_overrides[get_session] = request_session
+    application.dependency_overrides[get_session_opener] = lambda: streamed_session
     return application
 
 

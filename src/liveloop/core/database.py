@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -100,6 +100,9 @@ class ShopScoped:
 
 
 ModelT = TypeVar("ModelT", bound=Base)
+
+# Opens a unit of work: `async with open_session() as session:` (see Database.unit_of_work).
+OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 def scoped(model: type[ModelT], shop_id: int, *columns: Any) -> Select[Any]:

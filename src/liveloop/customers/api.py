@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
-from liveloop.core.deps import DbSession
+from liveloop.core.deps import DbSession, SessionOpener
 from liveloop.core.errors import InvalidInput
 from liveloop.core.schemas import PageOut
 from liveloop.customers import exports, imports, service
@@ -113,6 +113,7 @@ async def create_customer(data: CustomerCreate, session: DbSession, actor: Write
 @router.get("/customers/export.csv", response_class=StreamingResponse)
 async def export_customers(
     session: DbSession,
+    open_session: SessionOpener,
     actor: Annotated[Actor, requires(P.CUSTOMERS_EXPORT)],
     filters: Filters,
     reveal: bool = False,
@@ -122,7 +123,7 @@ async def export_customers(
         session=session, actor=actor, filters=filters, reveal=reveal
     )
     lines = exports.export_csv_lines(
-        session=session, shop_id=actor.shop_id, filters=filters, reveal=reveal
+        open_session=open_session, shop_id=actor.shop_id, filters=filters, reveal=reveal
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(

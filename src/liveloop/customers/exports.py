@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from liveloop.core.database import OpenSession
 from liveloop.customers import service as customers_service
 from liveloop.customers.crypto import get_cipher
 from liveloop.customers.models import CHANNELS, Customer
@@ -57,12 +58,22 @@ def _line(values: list[object]) -> str:
 
 
 async def export_csv_lines(
-    *, session: AsyncSession, shop_id: int, filters: CustomerFilter, reveal: bool = False
+    *, open_session: OpenSession, shop_id: int, filters: CustomerFilter, reveal: bool = False
 ) -> AsyncIterator[str]:
     """The CSV (BOM first, so Excel reads Chinese right), a batch of customers at a time.
 
-    Call `start_export` first: it checks permissions and writes the audit entry.
+    Call `start_export` first: it checks permissions and writes the audit entry. The lines
+    are read in a unit of work of their own, opened when streaming starts (a response streams
+    after the request's own session has closed).
     """
+    async with open_session() as session:
+        async for line in _export_lines(session, shop_id=shop_id, filters=filters, reveal=reveal):
+            yield line
+
+
+async def _export_lines(
+    session: AsyncSession, *, shop_id: int, filters: CustomerFilter, reveal: bool
+) -> AsyncIterator[str]:
     shop = await shops_service.get_shop(session=session, shop_id=shop_id)
     zone = ZoneInfo(shop.timezone)
     cipher = get_cipher()

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from liveloop.catalog import service as catalog_service
-from liveloop.core.deps import DbSession
+from liveloop.core.deps import DbSession, SessionOpener
 from liveloop.core.errors import Conflict, InvalidInput, LiveLoopError, NotFound
 from liveloop.customers import exports, imports, service
 from liveloop.customers import merge as merge_service
@@ -218,6 +218,7 @@ async def bulk_tag_customers(
 async def export_customers(
     request: Request,
     session: DbSession,
+    open_session: SessionOpener,
     actor: Exporter,
     q: str = "",
     tag: Annotated[list[str] | None, Query()] = None,
@@ -229,7 +230,9 @@ async def export_customers(
     """The filtered list as CSV with phone and e-mail masked; the export is audited."""
     _, filters = list_filter(q, tag, channel, source, joined_from, joined_to)
     filters, _ = await exports.start_export(session=session, actor=actor, filters=filters)
-    lines = exports.export_csv_lines(session=session, shop_id=actor.shop_id, filters=filters)
+    lines = exports.export_csv_lines(
+        open_session=open_session, shop_id=actor.shop_id, filters=filters
+    )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
         lines,
