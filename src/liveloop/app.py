@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import import_module
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 from liveloop.core.bus import make_bus
 from liveloop.core.database import Database
+from liveloop.core.deps import check_number_ranges
 from liveloop.core.errors import install_error_handlers
 from liveloop.core.health import router as health_router
 from liveloop.core.jobs import queue
@@ -63,6 +64,7 @@ def create_app(
 
     owns_database = database is None
     app = FastAPI(
+        dependencies=[Depends(check_number_ranges)],
         title="LiveLoop",
         version="0.1.0",
         lifespan=lifespan,

@@ -124,6 +124,10 @@ async def get_scoped(
     return record
 
 
+# Far past any real list, and small enough that page × per_page never overflows an OFFSET.
+MAX_PAGE = 1_000_000
+
+
 @dataclass
 class Page(Generic[ModelT]):
     items: Sequence[ModelT]
@@ -140,7 +144,7 @@ async def paginate(
     session: AsyncSession, statement: Select[Any], *, page: int = 1, per_page: int = 50
 ) -> Page[Any]:
     """Run a select for one page and count the whole result; the one paginator for all tables."""
-    page = max(page, 1)
+    page = min(max(page, 1), MAX_PAGE)
     per_page = min(max(per_page, 1), 500)
     total = (
         await session.execute(
@@ -174,7 +178,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # health checks and other lock-free reads
+        # IMMEDIATE takes the write lock at the start, waiting (busy_timeout) for another
+        # writer; a deferred transaction that reads and then writes fails at once with
+        # "database is locked" when another connection wrote in between.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:

@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.core.database import OpenSession
+from liveloop.core.errors import InvalidInput
+from liveloop.core.schemas import MAX_INT
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -30,3 +32,20 @@ def get_session_opener(request: Request) -> OpenSession:
 
 
 SessionOpener = Annotated[OpenSession, Depends(get_session_opener)]
+
+
+def _int_out_of_range(text: str) -> bool:
+    digits = text.removeprefix("-")
+    return digits.isdigit() and (len(digits) > 19 or int(digits) > MAX_INT)
+
+
+async def check_number_ranges(request: Request) -> None:
+    """Every route: an id or number in the path or query that no column can hold is a 422
+    naming the parameter, not an overflow deep in the database driver."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if isinstance(value, str) and _int_out_of_range(value):
+            raise InvalidInput(
+                f"{name} {value[:24]}… is out of range (at most {MAX_INT})",
+                code="number_out_of_range",
+                field=name,
+            )

@@ -22,7 +22,8 @@ async def healthz() -> dict[str, str]:
 
 async def _check_database(request: Request) -> bool:
     try:
-        async with request.app.state.database.engine.connect() as connection:
+        engine = request.app.state.database.engine.execution_options(isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         return True
     except Exception:

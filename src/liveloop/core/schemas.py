@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
+
+
+# The widest integer a column holds (BIGINT); a larger one can only be a mistake.
+MAX_INT = 2**63 - 1
+
+
+def check_int_range(value: Any) -> Any:
+    """Refuse integers no column can hold (they would fail deep in the driver as a 500)."""
+    values = value if isinstance(value, list | tuple | set) else (value,)
+    if any(isinstance(v, int) and not -MAX_INT <= v <= MAX_INT for v in values):
+        raise ValueError(f"a number must lie between {-MAX_INT} and {MAX_INT}")
+    return value
 
 
 class StrictModel(BaseModel):
     """Request bodies: unknown fields are refused (a typo must not be silently ignored)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    _check_ints = field_validator("*", mode="after")(check_int_range)
 
 
 class OutModel(BaseModel):
