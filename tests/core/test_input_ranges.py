@@ -54,3 +54,9 @@ async def test_sqlite_writers_that_read_first_wait_instead_of_failing(tmp_path: 
     async with database.unit_of_work() as session:
         assert (await session.execute(select(func.count()).select_from(Shop))).scalar_one() == 8
     await database.dispose()
+
+
+async def test_unicode_digits_are_not_numbers(client) -> None:
+    response = await client.get("/api/v1/customers/²")
+    assert response.status_code == 422
+    assert response.json()["field"] == "customer_id"

@@ -169,7 +169,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             "journal_mode=WAL",
             "synchronous=NORMAL",
             "foreign_keys=ON",
-            "busy_timeout=10000",
+            "busy_timeout=30000",
             "temp_store=MEMORY",
             "cache_size=-65536",
         ):

@@ -36,7 +36,7 @@ SessionOpener = Annotated[OpenSession, Depends(get_session_opener)]
 
 def _int_out_of_range(text: str) -> bool:
     digits = text.removeprefix("-")
-    return digits.isdigit() and (len(digits) > 19 or int(digits) > MAX_INT)
+    return digits.isascii() and digits.isdigit() and (len(digits) > 19 or int(digits) > MAX_INT)
 
 
 async def check_number_ranges(request: Request) -> None:
