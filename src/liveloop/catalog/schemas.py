@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from liveloop.catalog.models import ProductStatus
-from liveloop.core.schemas import OutModel, StrictModel
+from liveloop.core.schemas import OutModel, SortOrder, StrictModel
 
 SpecName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 SpecValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -23,7 +23,7 @@ MAX_SKUS_PER_PRODUCT = 200
 class CategoryCreate(StrictModel):
     name: str = Field(min_length=1, max_length=100)
     parent_id: int | None = None
-    sort: int = 0
+    sort: SortOrder = 0
 
 
 class CategoryUpdate(StrictModel):
@@ -31,7 +31,7 @@ class CategoryUpdate(StrictModel):
 
     name: str | None = Field(None, min_length=1, max_length=100)
     parent_id: int | None = None
-    sort: int | None = None
+    sort: SortOrder | None = None
 
 
 class CategoryOut(OutModel):

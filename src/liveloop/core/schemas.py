@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -19,6 +19,10 @@ def check_int_range(value: Any) -> Any:
     if any(isinstance(v, int) and not -MAX_INT <= v <= MAX_INT for v in values):
         raise ValueError(f"a number must lie between {-MAX_INT} and {MAX_INT}")
     return value
+
+
+# Display order (sort, position): INTEGER columns; a generous range that never overflows them.
+SortOrder = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 
 
 class StrictModel(BaseModel):

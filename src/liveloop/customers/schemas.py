@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from liveloop.core.schemas import OutModel, StrictModel
+from liveloop.core.schemas import OutModel, SortOrder, StrictModel
 from liveloop.customers.models import CHANNELS, GENDERS, STATUSES
 
 Channel = Literal[
@@ -164,13 +164,13 @@ class CustomerPii(StrictModel):
 class TagGroupIn(StrictModel):
     name: str = Field(min_length=1, max_length=50)
     color: str | None = Field(None, pattern=_COLOR)
-    position: int = 0
+    position: SortOrder = 0
 
 
 class TagGroupUpdate(StrictModel):
     name: str | None = Field(None, min_length=1, max_length=50)
     color: str | None = Field(None, pattern=_COLOR)
-    position: int | None = None
+    position: SortOrder | None = None
 
 
 class TagGroupOut(OutModel):
