@@ -27,7 +27,9 @@ def check_channel(channel: str) -> str:
 
 def normalize_phone(value: str) -> str:
     """'+86 138-1234-5678' -> '13812345678'; anything else than a mainland mobile is refused."""
-    digits = _PHONE_NOISE.sub("", str(value))
+    value = str(value)
+    # Most files hold bare digits: skip the regex substitution for them.
+    digits = value if value.isascii() and value.isdigit() else _PHONE_NOISE.sub("", value)
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):
@@ -113,7 +115,7 @@ def make_identity(
         return IdentityValue(channel, normalized, None, None)
     return IdentityValue(
         channel,
-        lookup_key(cipher, channel, normalized),
+        cipher.lookup_hash(f"{channel}:{normalized}"),
         cipher.encrypt(normalized) if encrypt else None,
-        mask_identity(channel, normalized),
+        mask_phone(normalized) if channel == "phone" else mask_email(normalized),
     )

@@ -216,59 +216,112 @@ def _parse_gender(value: str) -> str | None:
     return _GENDERS[key]
 
 
-def _parse_birthday(value: str) -> dt.date:
-    match = _DATE.fullmatch(value.strip())
-    try:
-        if not match:
-            raise ValueError
-        day = dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        raise InvalidInput(
-            f"birthday {value} is not a date like 1990-05-17", field="birthday"
-        ) from None
-    if not dt.date(1900, 1, 1) <= day <= dt.date.today():
+def _parse_birthday(value: str, today: dt.date | None = None) -> dt.date:
+    text = value.strip()
+    day: dt.date | None = None
+    if len(text) == 10 and text[4] == "-" == text[7] and text.isascii():
+        # The usual 1990-05-17 without the regex; anything odd goes the long way.
+        year, month, mday = text[:4], text[5:7], text[8:]
+        if year.isdigit() and month.isdigit() and mday.isdigit():
+            try:
+                day = dt.date(int(year), int(month), int(mday))
+            except ValueError:
+                day = None
+    if day is None:
+        match = _DATE.fullmatch(text)
+        try:
+            if not match:
+                raise ValueError
+            day = dt.date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            raise InvalidInput(
+                f"birthday {value} is not a date like 1990-05-17", field="birthday"
+            ) from None
+    if not _EARLIEST_BIRTHDAY <= day <= (today or dt.date.today()):
         raise InvalidInput(f"birthday {value} is not between 1900 and today", field="birthday")
     return day
+
+
+_EARLIEST_BIRTHDAY = dt.date(1900, 1, 1)
+# What a mapped column holds, decided once per file rather than per cell.
+_IDENTITY, _TEXT, _TAGS, _GENDER, _BIRTHDAY = range(5)
+
+
+class RowChecker:
+    """Checks the rows of one file; the column plan and today's date are worked out once."""
+
+    def __init__(
+        self,
+        cipher: PiiCipher,
+        columns: Sequence[tuple[int, str]],
+        *,
+        today: dt.date | None = None,
+    ) -> None:
+        self._cipher = cipher
+        self._today = today or dt.date.today()
+        self._plan = [
+            (index, target, _kind(target), MAX_LENGTHS.get(target, 0)) for index, target in columns
+        ]
+
+    def check(self, line: int, cells: Sequence[str]) -> ParsedRow | RowError:
+        """Check every cell of one row; the first problem found is the row's error."""
+        profile: dict[str, Any] = {}
+        identities: list[IdentityValue] = []
+        tags: list[str] = []
+        target = ""
+        width = len(cells)
+        try:
+            for index, target, kind, limit in self._plan:
+                raw = cells[index].strip() if index < width else ""
+                if not raw:
+                    continue
+                if kind == _IDENTITY:
+                    identities.append(make_identity(self._cipher, target, raw))
+                elif kind == _TEXT:
+                    if len(raw) > limit:
+                        raise InvalidInput(
+                            f"{target} is longer than {limit} characters", field=target
+                        )
+                    profile[target] = raw
+                elif kind == _TAGS:
+                    tags = _parse_tags(raw)
+                elif kind == _GENDER:
+                    profile["gender"] = _parse_gender(raw)
+                else:
+                    profile["birthday"] = _parse_birthday(raw, self._today)
+        except InvalidInput as exc:
+            return RowError(line, exc.field or target, exc.message)
+        if not identities:
+            return RowError(
+                line,
+                None,
+                "the row has no phone, e-mail or channel id to recognise the customer by",
+            )
+        return ParsedRow(line, profile, identities, tags)
+
+
+def _kind(target: str) -> int:
+    if target in CHANNELS:
+        return _IDENTITY
+    return {"tags": _TAGS, "gender": _GENDER, "birthday": _BIRTHDAY}.get(target, _TEXT)
+
+
+def _parse_tags(raw: str) -> list[str]:
+    tags: list[str] = []
+    for part in _TAG_SEPARATORS.split(raw):
+        tag = part.strip()
+        if len(tag) > 50:
+            raise InvalidInput(f"tag {tag[:20]}… is longer than 50 characters", field="tags")
+        if tag:
+            tags.append(tag)
+    return tags
 
 
 def parse_row(
     cipher: PiiCipher, line: int, cells: Sequence[str], columns: Sequence[tuple[int, str]]
 ) -> ParsedRow | RowError:
-    """Check every cell of one row; the first problem found is the row's error."""
-    profile: dict[str, Any] = {}
-    identities: list[IdentityValue] = []
-    tags: list[str] = []
-    target = ""
-    try:
-        for index, target in columns:
-            raw = cells[index].strip() if index < len(cells) else ""
-            if not raw:
-                continue
-            if target in CHANNELS:
-                identities.append(make_identity(cipher, target, raw))
-            elif target == "tags":
-                tags = [t.strip() for t in _TAG_SEPARATORS.split(raw) if t.strip()]
-                for tag in tags:
-                    if len(tag) > 50:
-                        raise InvalidInput(
-                            f"tag {tag[:20]}… is longer than 50 characters", field="tags"
-                        )
-            elif target == "gender":
-                profile["gender"] = _parse_gender(raw)
-            elif target == "birthday":
-                profile["birthday"] = _parse_birthday(raw)
-            else:
-                limit = MAX_LENGTHS[target]
-                if len(raw) > limit:
-                    raise InvalidInput(f"{target} is longer than {limit} characters", field=target)
-                profile[target] = raw
-    except InvalidInput as exc:
-        return RowError(line, exc.field or target, exc.message)
-    if not identities:
-        return RowError(
-            line, None, "the row has no phone, e-mail or channel id to recognise the customer by"
-        )
-    return ParsedRow(line, profile, identities, tags)
+    """Check one row on its own (an import checks its rows through one RowChecker)."""
+    return RowChecker(cipher, columns).check(line, cells)
 
 
 @dataclass(slots=True)
@@ -416,15 +469,15 @@ async def import_customer_records(
             "the file is empty; the first line should name the columns", field="file"
         )
     columns, report.ignored_columns = _column_fields(records[0], check_mapping(dict(mapping or {})))
-    cipher = get_cipher()
+    checker = RowChecker(get_cipher(), columns)
     body = records[1:]
     for start in range(0, len(body), chunk_size):
         parsed: list[ParsedRow] = []
         for offset, cells in enumerate(body[start : start + chunk_size]):
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():
                 continue
             report.rows += 1
-            result = parse_row(cipher, start + offset + 2, cells, columns)
+            result = checker.check(start + offset + 2, cells)
             if isinstance(result, RowError):
                 report.add_error(result)
             else:
