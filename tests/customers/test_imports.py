@@ -167,6 +167,41 @@ async def test_duplicates_across_chunks(session, actor, shop) -> None:
     assert (await by_phone(session, shop.id, "13800000601")).display_name == "丙"
 
 
+async def test_chunks_written_while_the_next_is_checked_keep_order(session, actor, shop) -> None:
+    # Chunk n is written while chunk n + 1 is checked: errors still come in line order (check
+    # errors of a chunk before its write errors) and progress is reported per written chunk.
+    a = await factories.make_customer(session, shop_id=shop.id, phone="13800000651")
+    b = await factories.make_customer(session, shop_id=shop.id, identities=[("wecom", "wm_c65")])
+    text = "name,phone,wecom,birthday\n" + (
+        "甲,13800000652,,\n"  # line 2
+        "桥,13800000651,wm_c65,\n"  # line 3: two customers (found when written)
+        "乙,12345,,\n"  # line 4: bad phone (found when checked)
+        ",,,\n"  # line 5: blank
+        "丙,13800000653,,1890-01-01\n"  # line 6: bad birthday
+        "丁,13800000652,,\n"  # line 7: duplicate of line 2, another chunk
+        "戊,13800000654,,\n"  # line 8
+    )
+    progress: list[int] = []
+    report = await run(session, actor, text, chunk_size=2, on_progress=progress.append)
+    assert [e.line for e in report.errors] == [3, 4, 6]
+    assert report.counts() == {
+        "rows": 6, "created": 2, "updated": 0, "duplicates": 1, "failed": 3
+    }  # fmt: skip
+    assert progress == [2, 4, 6, 7]
+    assert f"customer {a.id}" in report.errors[0].message
+    assert f"customer {b.id}" in report.errors[0].message
+
+
+async def test_a_failed_chunk_write_stops_the_import(session, actor, monkeypatch) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(imports, "_write_chunk", broken)
+    text = "name,phone\n" + "".join(f"甲,138000009{i:02d}\n" for i in range(10))
+    with pytest.raises(RuntimeError, match="database went away"):
+        await run(session, actor, text, chunk_size=3)
+
+
 async def test_row_bridging_two_customers_is_refused(session, actor, shop) -> None:
     a = await factories.make_customer(session, shop_id=shop.id, phone="13800000701")
     b = await factories.make_customer(session, shop_id=shop.id, identities=[("wecom", "wm_b7")])

@@ -7,6 +7,8 @@ bulk inserts of customers and identities, a bulk update of the customers already
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -346,24 +348,22 @@ def _holder_name(slots: list[_Slot], kind: str, ref: int) -> str:
     )
 
 
-async def _write_chunk(
-    session: AsyncSession, actor: Actor, rows: list[ParsedRow], report: ImportReport
-) -> None:
-    shop_id = actor.shop_id
-    found = await customers_service.lookup_identities(
-        session=session, shop_id=shop_id, keys=(i.lookup for row in rows for i in row.identities)
-    )
+def _assign_slots(
+    rows: list[ParsedRow], found: dict[tuple[str, str], int], report: ImportReport
+) -> list[_Slot]:
+    """Group the chunk's rows by the customer they write to; rows naming two are errors."""
     slots: list[_Slot] = []
     owner: dict[tuple[str, str], int] = {}  # identity -> index in slots
     existing_slot: dict[int, int] = {}  # customer id -> index in slots
     for row in rows:
+        keys = [identity.lookup for identity in row.identities]
         # Who the row's identities already point to: a slot of this chunk or a stored customer.
         holders: set[tuple[str, int]] = set()
-        for identity in row.identities:
-            if identity.lookup in owner:
-                holders.add(("slot", owner[identity.lookup]))
-            elif identity.lookup in found:
-                customer_id = found[identity.lookup]
+        for key in keys:
+            if key in owner:
+                holders.add(("slot", owner[key]))
+            elif key in found:
+                customer_id = found[key]
                 if customer_id in existing_slot:
                     holders.add(("slot", existing_slot[customer_id]))
                 else:
@@ -381,12 +381,12 @@ async def _write_chunk(
             continue
         if not holders:
             index = len(slots)
-            slots.append(_Slot(row.line, None))
+            slots.append(_Slot(row.line, None, {}, {}, set()))
         else:
             kind, ref = holders.pop()
             if kind == "customer":
                 index = existing_slot[ref] = len(slots)
-                slots.append(_Slot(row.line, ref))
+                slots.append(_Slot(row.line, ref, {}, {}, set()))
                 if ref in report.created_ids:
                     report.duplicates += 1
             else:
@@ -395,10 +395,21 @@ async def _write_chunk(
         slot = slots[index]
         slot.profile.update(row.profile)
         slot.tags.update(row.tags)
-        for identity in row.identities:
-            owner[identity.lookup] = index
-            if identity.lookup not in found:
-                slot.new_identities.setdefault(identity.lookup, identity)
+        for key, identity in zip(keys, row.identities, strict=True):
+            owner[key] = index
+            if key not in found and key not in slot.new_identities:
+                slot.new_identities[key] = identity
+    return slots
+
+
+async def _write_chunk(
+    session: AsyncSession, actor: Actor, rows: list[ParsedRow], report: ImportReport
+) -> None:
+    shop_id = actor.shop_id
+    found = await customers_service.lookup_identities(
+        session=session, shop_id=shop_id, keys=(i.lookup for row in rows for i in row.identities)
+    )
+    slots = _assign_slots(rows, found, report)
 
     now = utcnow()
     new_slots = [s for s in slots if s.customer_id is None]
@@ -452,6 +463,36 @@ async def _write_chunk(
         )
 
 
+@dataclass(slots=True)
+class _CheckedChunk:
+    rows: int = 0
+    parsed: list[ParsedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+CHECK_SLICE = 50  # rows checked between two chances for the writing task to go on
+
+
+async def _check_chunk(
+    checker: RowChecker, body: Sequence[Sequence[str]], start: int, size: int
+) -> _CheckedChunk:
+    chunk = _CheckedChunk()
+    end = min(start + size, len(body))
+    for slice_start in range(start, end, CHECK_SLICE):
+        for index in range(slice_start, min(slice_start + CHECK_SLICE, end)):
+            cells = body[index]
+            if not "".join(cells).strip():
+                continue
+            chunk.rows += 1
+            result = checker.check(index + 2, cells)
+            if isinstance(result, RowError):
+                chunk.errors.append(result)
+            else:
+                chunk.parsed.append(result)
+        await asyncio.sleep(0)
+    return chunk
+
+
 async def import_customer_records(
     *,
     session: AsyncSession,
@@ -471,21 +512,34 @@ async def import_customer_records(
     columns, report.ignored_columns = _column_fields(records[0], check_mapping(dict(mapping or {})))
     checker = RowChecker(get_cipher(), columns)
     body = records[1:]
-    for start in range(0, len(body), chunk_size):
-        parsed: list[ParsedRow] = []
-        for offset, cells in enumerate(body[start : start + chunk_size]):
-            if not "".join(cells).strip():
-                continue
-            report.rows += 1
-            result = checker.check(start + offset + 2, cells)
-            if isinstance(result, RowError):
-                report.add_error(result)
-            else:
-                parsed.append(result)
-        if parsed:
-            await _write_chunk(session, actor, parsed, report)
-        if on_progress is not None:
-            on_progress(min(start + chunk_size, len(body)))
+    # Chunk n is written while chunk n + 1 is checked: the checking yields to the writing task
+    # every few rows, so the database works on one chunk while Python checks the next.
+    writing: asyncio.Task[None] | None = None
+    try:
+        for start in range(0, len(body), chunk_size):
+            checked = await _check_chunk(checker, body, start, chunk_size)
+            if writing is not None:
+                await writing
+                writing = None
+                if on_progress is not None:
+                    on_progress(min(start, len(body)))
+            report.rows += checked.rows
+            for error in checked.errors:
+                report.add_error(error)
+            if checked.parsed:
+                writing = asyncio.create_task(_write_chunk(session, actor, checked.parsed, report))
+            elif on_progress is not None:
+                on_progress(min(start + chunk_size, len(body)))
+        if writing is not None:
+            await writing
+            writing = None
+            if on_progress is not None:
+                on_progress(len(body))
+    finally:
+        if writing is not None:
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writing
     await record_audit(
         session=session,
         actor=actor,

@@ -91,19 +91,19 @@ async def lookup_identities(
         # One query whatever the number of keys; LATERAL makes it one unique-index probe a
         # key even while the table has no statistics yet (a plain join would hash the whole
         # shop's identities during a first big import).
+        # The keys travel as two JSON texts: asyncpg checks every element of an array
+        # parameter in Python, which costs more than the query on big chunks.
+        channels, keys_ = zip(*unique, strict=True)
         rows = await session.execute(
             text(
                 "SELECT u.channel, u.key, i.customer_id "
-                "FROM unnest(CAST(:channels AS VARCHAR[]), CAST(:keys AS VARCHAR[])) "
+                "FROM ROWS FROM (json_array_elements_text(CAST(:channels AS JSON)), "
+                "json_array_elements_text(CAST(:keys AS JSON))) "
                 "AS u(channel, key) CROSS JOIN LATERAL (SELECT customer_id "
                 "FROM customer_identities WHERE shop_id = :shop_id AND channel = u.channel "
                 "AND key = u.key LIMIT 1) AS i"
             ),
-            {
-                "shop_id": shop_id,
-                "channels": [channel for channel, _ in unique],
-                "keys": [key for _, key in unique],
-            },
+            {"shop_id": shop_id, "channels": json.dumps(channels), "keys": json.dumps(keys_)},
         )
         return {(channel, key): customer_id for channel, key, customer_id in rows}
     # SQLite: the keys as one JSON parameter, each probing the unique index (CROSS JOIN
@@ -215,7 +215,7 @@ async def insert_customer_rows(
             row.get("source_channel"),
             row.get("first_seen_at"),
             row.get("last_active_at"),
-            json.dumps(row.get("consent") or {}),
+            json.dumps(consent) if (consent := row.get("consent")) else "{}",
             row.get("notes"),
             STATUS_ACTIVE,
             None,
