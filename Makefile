@@ -9,6 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 .PHONY: run test setup python-deps npm-deps chromium migrate demo lint typecheck bench clean
 
 run: setup migrate demo  ## Set up, migrate, seed the demo shop once, start on http://127.0.0.1:8000
+	@echo "demo login: demo@liveloop.local / liveloop-demo  (also operator@, agent@, anchor@, analyst@liveloop.local)"
 	$(BIN)/liveloop run
 
 test: setup chromium  ## Install what the tests need and run the whole suite
