@@ -357,3 +357,22 @@ async def test_console_validation_errors_render_a_page_not_json(console) -> None
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("text/html")
     assert "page" in response.text
+
+
+async def test_merge_and_tag_forms_refuse_ids_that_are_not_plain_numbers(
+    console, session, shop
+) -> None:
+    customer = await factories.make_customer(session, shop_id=shop.id, name="目标")
+    for bad in ("²", "99999999999999999999999"):
+        response = await post_form(
+            console, f"/console/customers/{customer.id}/merge", {"source_id": bad}
+        )
+        assert response.status_code == 303
+        page = await console.get(response.headers["location"])
+        assert "flash-error" in page.text
+    response = await post_form(console, "/console/tags", {"name": "上标组", "group_id": "²"})
+    assert response.status_code == 303
+    from liveloop.customers import tags as tags_service
+
+    tags = await tags_service.list_tags(session=session, shop_id=shop.id)
+    assert [(t.name, t.group_id) for t in tags] == [("上标组", None)]

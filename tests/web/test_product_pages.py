@@ -218,3 +218,11 @@ async def test_anchor_reads_products_but_cannot_change_them(anon_client, session
     )
     assert response.status_code == 403
     assert (await anon_client.get("/console/products/new")).status_code == 403
+
+
+async def test_unicode_digits_in_a_stock_field_are_a_form_error(console) -> None:
+    response = await post_form(
+        console, "/console/products", {"name": "上标", "sku_price": ["10"], "sku_stock": ["²"]}
+    )
+    assert response.status_code == 422
+    assert "stock is a whole number" in response.text

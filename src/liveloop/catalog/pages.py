@@ -24,6 +24,7 @@ from liveloop.catalog.schemas import (
 )
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import Conflict, InvalidInput, NotFound
+from liveloop.core.schemas import parse_id
 from liveloop.shops.auth import console_requires
 from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
@@ -85,10 +86,6 @@ def _error_text(exc: Exception) -> str:
     return str(getattr(exc, "message", exc))
 
 
-def _optional_int(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
-
-
 def _media_dir(request: Request) -> Path:
     return Path(request.app.state.settings.resolved_media_dir)
 
@@ -112,7 +109,7 @@ async def product_list(
         session=session,
         shop_id=actor.shop_id,
         q=form["q"] or None,
-        category_id=_optional_int(category),
+        category_id=parse_id(category),
         status=status if status in {s.value for s in ProductStatus} else None,
         in_stock={"in": True, "out": False}.get(stock),
         page=page,
@@ -171,7 +168,7 @@ async def create_category(
     parent_id: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        data = CategoryCreate(name=name.strip(), parent_id=_optional_int(parent_id))
+        data = CategoryCreate(name=name.strip(), parent_id=parse_id(parent_id))
         await service.create_category(session=session, shop_id=actor.shop_id, data=data)
     except FormErrors as exc:
         flash(request, _error_text(exc), "error")
@@ -210,7 +207,7 @@ def skus_from_form(form: Any) -> list[SkuCreate]:
         if not cell["sku_price"]:
             raise InvalidInput(f"{where}: enter a price in yuan", field=f"{where}.price")
         stock = cell["sku_stock"] or "0"
-        if not stock.isdigit():
+        if parse_id(stock) is None:
             raise InvalidInput(f"{where}: stock is a whole number", field=f"{where}.stock")
         skus.append(
             SkuCreate(
@@ -276,7 +273,7 @@ async def create_product(request: Request, session: DbSession, actor: Writer) ->
             name=values["name"],
             subtitle=values["subtitle"],
             description=values["description"],
-            category_id=_optional_int(values["category_id"]),
+            category_id=parse_id(values["category_id"]),
             status=values["status"] or ProductStatus.ON_SHELF,  # type: ignore[arg-type]
             skus=skus_from_form(form),
         )
@@ -323,7 +320,7 @@ async def update_product(
             name=str(form.get("name") or "").strip() or None,
             subtitle=str(form.get("subtitle") or "").strip(),
             description=str(form.get("description") or "").strip(),
-            category_id=_optional_int(str(form.get("category_id") or "")),
+            category_id=parse_id(str(form.get("category_id") or "")),
         )
         await service.update_product(
             session=session, shop_id=actor.shop_id, product_id=product_id, data=data

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.core.database import OpenSession
 from liveloop.core.errors import InvalidInput
-from liveloop.core.schemas import MAX_INT
+from liveloop.core.schemas import MAX_INT, parse_id
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -36,7 +36,7 @@ SessionOpener = Annotated[OpenSession, Depends(get_session_opener)]
 
 def _int_out_of_range(text: str) -> bool:
     digits = text.removeprefix("-")
-    return digits.isascii() and digits.isdigit() and (len(digits) > 19 or int(digits) > MAX_INT)
+    return digits.isascii() and digits.isdigit() and parse_id(digits) is None
 
 
 async def check_number_ranges(request: Request) -> None:

@@ -13,6 +13,15 @@ T = TypeVar("T")
 MAX_INT = 2**63 - 1
 
 
+def parse_id(text: str | None) -> int | None:
+    """A form field holding an id or count: ASCII digits that fit a BIGINT, else None.
+    (`str.isdigit()` alone accepts '²', which `int()` then refuses.)"""
+    value = (text or "").strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > MAX_INT:
+        return None
+    return int(value)
+
+
 def check_int_range(value: Any) -> Any:
     """Refuse integers no column can hold (they would fail deep in the driver as a 500)."""
     values = value if isinstance(value, list | tuple | set) else (value,)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from liveloop.catalog import service as catalog_service
 from liveloop.core.deps import DbSession, SessionOpener
 from liveloop.core.errors import Conflict, InvalidInput, LiveLoopError, NotFound
+from liveloop.core.schemas import parse_id
 from liveloop.customers import exports, imports, service
 from liveloop.customers import merge as merge_service
 from liveloop.customers import tags as tags_service
@@ -273,7 +274,7 @@ async def create_customer(request: Request, session: DbSession, actor: Writer) -
         k: str(form.get(k) or "").strip()
         for k in ("display_name", "phone", "email", "gender", "city", "notes")
     }
-    values["tag"] = [int(t) for t in form.getlist("tag") if str(t).isdigit()]
+    values["tag"] = [i for t in form.getlist("tag") if (i := parse_id(str(t))) is not None]
     try:
         identities = [
             IdentityIn(channel=channel, value=values[channel])  # type: ignore[arg-type]
@@ -514,10 +515,11 @@ async def merge_customer(
 ) -> Response:
     """Merge another customer (by id) into this one."""
     try:
-        if not source_id.strip().isdigit():
+        source = parse_id(source_id)
+        if source is None:
             raise InvalidInput(translate(request, N_("Enter the id of the customer to merge in.")))
         await merge_service.merge_customers(
-            session=session, actor=actor, target_id=customer_id, source_id=int(source_id)
+            session=session, actor=actor, target_id=customer_id, source_id=source
         )
     except (InvalidInput, Conflict, NotFound) as exc:
         if exc.code == "customer_not_found" and exc.field == "id":
@@ -629,10 +631,6 @@ async def delete_tag_group(
     return await _tag_write(request, write, N_("Tag group deleted."))
 
 
-def _group_id(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
-
-
 @pages.post("/tags")
 async def create_tag(
     request: Request,
@@ -643,7 +641,7 @@ async def create_tag(
     group_id: Annotated[str, Form()] = "",
 ) -> Response:
     async def write() -> None:
-        data = _model(TagIn, name=name.strip(), color=_color(color), group_id=_group_id(group_id))
+        data = _model(TagIn, name=name.strip(), color=_color(color), group_id=parse_id(group_id))
         await tags_service.create_tag(session=session, actor=actor, data=data)
 
     return await _tag_write(request, write(), N_("Tag created."))
@@ -661,7 +659,7 @@ async def update_tag(
 ) -> Response:
     async def write() -> None:
         data = TagUpdate.model_validate(
-            {"name": name.strip() or None, "color": _color(color), "group_id": _group_id(group_id)}
+            {"name": name.strip() or None, "color": _color(color), "group_id": parse_id(group_id)}
         )
         await tags_service.update_tag(session=session, actor=actor, tag_id=tag_id, data=data)
 
