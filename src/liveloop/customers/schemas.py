@@ -61,7 +61,8 @@ class CustomerCreate(CustomerProfile):
 
 
 class CustomerUpdate(CustomerProfile):
-    pass
+    """PATCH body: the profile fields, all optional; only those sent change (its own name so
+    the OpenAPI schema and later update-only fields have a home)."""
 
 
 class CustomerFilter(StrictModel):
