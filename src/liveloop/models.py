@@ -4,6 +4,14 @@ from liveloop.catalog import models as catalog_models
 from liveloop.core.database import Base
 from liveloop.customers import models as customer_models
 from liveloop.events import models as event_models
+from liveloop.live import models as live_models
 from liveloop.shops import models as shop_models
 
-__all__ = ["Base", "catalog_models", "customer_models", "event_models", "shop_models"]
+__all__ = [
+    "Base",
+    "catalog_models",
+    "customer_models",
+    "event_models",
+    "live_models",
+    "shop_models",
+]
