@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from liveloop.catalog import service as catalog_service
-from liveloop.catalog.models import Sku, StockMovement
+from liveloop.catalog.models import MAX_STOCK, Sku, StockMovement
 from liveloop.core.errors import InvalidInput, NotFound
 from tests import factories
 
@@ -171,3 +171,17 @@ async def test_reservations_never_oversell(session, shop, initial, operations) -
             stock = await _stock(session, sku_id)
             assert stock == model[sku_id] >= 0
             assert stock + reserved[sku_id] == start
+
+
+async def test_adjust_stock_refuses_to_pass_the_stock_limit(session, shop) -> None:
+    product = await factories.make_product(session, shop_id=shop.id, stock=MAX_STOCK - 5)
+    sku = product.skus[0]
+    with pytest.raises(InvalidInput) as caught:
+        await catalog_service.adjust_stock(
+            session=session, shop_id=shop.id, sku_id=sku.id, delta=6, reason="restock"
+        )
+    assert caught.value.code == "stock_limit"
+    new_stock = await catalog_service.adjust_stock(
+        session=session, shop_id=shop.id, sku_id=sku.id, delta=5, reason="restock"
+    )
+    assert new_stock == MAX_STOCK

@@ -20,6 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from liveloop.core.database import Base, BigId, IdMixin, ShopScoped, TimestampMixin, utcnow
 
+# Far above any real shelf, far below the 32-bit column limit that PostgreSQL enforces.
+MAX_STOCK = 100_000_000
+
 
 class ProductStatus(StrEnum):
     ON_SHELF = "on_shelf"

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from liveloop.catalog.models import ProductStatus
+from liveloop.catalog.models import MAX_STOCK, ProductStatus
 from liveloop.core.schemas import OutModel, SortOrder, StrictModel
 
 SpecName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
@@ -46,7 +46,7 @@ class SkuCreate(StrictModel):
     specs: dict[SpecName, SpecValue] = Field(default_factory=dict, max_length=10)
     price_fen: int = Field(ge=0, le=10**11)
     list_price_fen: int | None = Field(None, ge=0, le=10**11, description="≥ price_fen")
-    stock: int = Field(0, ge=0, le=10**9)
+    stock: int = Field(0, ge=0, le=MAX_STOCK)
     is_active: bool = True
 
 
@@ -119,7 +119,9 @@ class ProductOut(OutModel):
 
 
 class StockAdjust(StrictModel):
-    delta: int = Field(ge=-(10**9), le=10**9, description="Positive adds stock, negative removes.")
+    delta: int = Field(
+        ge=-MAX_STOCK, le=MAX_STOCK, description="Positive adds stock, negative removes."
+    )
     reason: str = Field(min_length=1, max_length=64)
 
 

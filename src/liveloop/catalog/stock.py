@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 from sqlalchemy.orm.util import identity_key
 
-from liveloop.catalog.models import Product, Sku, StockMovement
+from liveloop.catalog.models import MAX_STOCK, Product, Sku, StockMovement
 from liveloop.core.database import Page, get_scoped, paginate, scoped
 from liveloop.core.errors import InvalidInput, NotFound
 
@@ -45,9 +45,14 @@ def _sync_loaded_stock(session: AsyncSession, sku_id: int, stock: int) -> None:
 async def _conditional_add(
     session: AsyncSession, *, shop_id: int, sku_id: int, delta: int, require_active: bool
 ) -> int | None:
-    """`UPDATE skus SET stock = stock + delta WHERE … AND stock + delta >= 0`; the new stock,
-    or None when the row was not changed (missing, inactive or short)."""
-    conditions = [Sku.id == sku_id, Sku.shop_id == shop_id, Sku.stock + delta >= 0]
+    """`UPDATE skus SET stock = stock + delta WHERE … AND 0 <= stock + delta <= MAX_STOCK`; the
+    new stock, or None when the row was not changed (missing, inactive, short or too full)."""
+    conditions = [
+        Sku.id == sku_id,
+        Sku.shop_id == shop_id,
+        Sku.stock + delta >= 0,
+        Sku.stock + delta <= MAX_STOCK,
+    ]
     if require_active:
         conditions.append(Sku.is_active.is_(True))
     statement = (
@@ -107,6 +112,13 @@ async def adjust_stock(
     )
     if stock is None:
         sku = await get_scoped(session, Sku, shop_id=shop_id, record_id=sku_id, label="sku")
+        if sku.stock + delta > MAX_STOCK:
+            raise InvalidInput(
+                f"SKU {sku.code} has {sku.stock} in stock; adding {delta} would pass the "
+                f"limit of {MAX_STOCK} units",
+                code="stock_limit",
+                field="delta",
+            )
         raise InvalidInput(
             f"SKU {sku.code} has {sku.stock} in stock; cannot remove {-delta}",
             code="insufficient_stock",
