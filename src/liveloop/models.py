@@ -1,6 +1,9 @@
 """Every domain's tables in one import, for Alembic and for tests that build the schema."""
 
 from liveloop.catalog import models as catalog_models
+from liveloop.commerce.affiliates import models as affiliate_models
+from liveloop.commerce.assist import models as assist_models
+from liveloop.commerce.groupbuy import models as groupbuy_models
 from liveloop.core.database import Base
 from liveloop.customers import models as customer_models
 from liveloop.events import models as event_models
@@ -9,9 +12,12 @@ from liveloop.shops import models as shop_models
 
 __all__ = [
     "Base",
+    "affiliate_models",
+    "assist_models",
     "catalog_models",
     "customer_models",
     "event_models",
+    "groupbuy_models",
     "live_models",
     "shop_models",
 ]

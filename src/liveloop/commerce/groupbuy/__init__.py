@@ -1,0 +1,1 @@
+"""Group buy (拼团): campaigns, groups that fill within a time limit, their members."""
