@@ -1,0 +1,1 @@
+"""Payments and refunds: providers, notifications, the hosted demo pay page."""

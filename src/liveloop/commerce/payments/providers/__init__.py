@@ -1,0 +1,1 @@
+"""Payment providers: the demo provider and the WeChat Pay v3 adapter, behind one interface."""
