@@ -1,8 +1,11 @@
 """Every domain's tables in one import, for Alembic and for tests that build the schema."""
 
 from liveloop.catalog import models as catalog_models
+from liveloop.commerce import models as commerce_models
 from liveloop.commerce.affiliates import models as affiliate_models
 from liveloop.commerce.assist import models as assist_models
+from liveloop.commerce.coupons import models as coupon_models
+from liveloop.commerce.flash import models as flash_models
 from liveloop.commerce.groupbuy import models as groupbuy_models
 from liveloop.core.database import Base
 from liveloop.customers import models as customer_models
@@ -15,8 +18,11 @@ __all__ = [
     "affiliate_models",
     "assist_models",
     "catalog_models",
+    "commerce_models",
+    "coupon_models",
     "customer_models",
     "event_models",
+    "flash_models",
     "groupbuy_models",
     "live_models",
     "shop_models",

@@ -1,0 +1,1 @@
+"""Coupons: rules, issued coupons, claims and their use at checkout."""
