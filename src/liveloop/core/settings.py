@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         1, ge=1, description="Uvicorn worker processes for `liveloop web`."
     )
     db_pool_size: int = Field(10, ge=1)
+    order_payment_minutes: int = Field(
+        15, ge=1, le=1440, description="An unpaid order expires after this many minutes."
+    )
     sql_echo: bool = False
 
     @field_validator("database_url")
