@@ -96,6 +96,9 @@ class FlashReservation(IdMixin, ShopScoped, Base):
     # No FK: flash sales do not depend on the orders table; one reservation per order.
     order_id: Mapped[int] = mapped_column(BigId, unique=True)
     quantity: Mapped[int] = mapped_column(Integer)
+    # The Redis reservation token (or a random one on the SQL path): reconciliation asks
+    # "did the reservation with this token reach the database?".
+    token: Mapped[str] = mapped_column(String(32), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=ReservationStatus.ORDERED.value)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     released_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -1,0 +1,805 @@
+"""Flash sales (秒杀): carve units out of SKU stock, sell them without oversell, give back the rest.
+
+Buying is one reservation then one order, in the buyer's transaction:
+1. with Redis configured, a Lua script takes the unit and bumps the buyer's count (a sold-out
+   sale or a buyer at the limit is refused there, without touching the database);
+2. `flash_sales.sold_count` moves by a conditional UPDATE (`sold_count + n <= quantity`, sale
+   active) and the buyer's row in `flash_buyers` by a conditional upsert (`≤ limit`) — the
+   database guard, and the only guard on the SQL path;
+3. `orders.place_order(kind="flash", price_overrides, stock_already_reserved=True)` and a
+   `flash_reservations` row tying the units to the order.
+If anything in 2–3 fails the Redis units go back at once; a process that dies in between is
+repaired by `reconcile_flash_sale` (the database is the truth). An order released before
+payment gives its units back through the "order_released" hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import structlog
+from huey import crontab
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from liveloop.catalog import service as catalog_service
+from liveloop.commerce import hooks
+from liveloop.commerce.flash import redis_lua
+from liveloop.commerce.flash.models import (
+    FlashBuyer,
+    FlashReservation,
+    FlashSale,
+    FlashSaleStatus,
+    ReservationStatus,
+)
+from liveloop.commerce.flash.redis_lua import FlashCounters, SaleTerms
+from liveloop.commerce.flash.schemas import FlashSaleCreate
+from liveloop.core.database import Page, after_commit, get_scoped, paginate, scoped, utcnow
+from liveloop.core.errors import Conflict, InvalidInput, LiveLoopError
+from liveloop.core.jobs import job
+from liveloop.core.settings import Settings
+from liveloop.live.outbox import send_after_commit, send_now
+
+log = structlog.get_logger(__name__)
+
+STALE_RESERVATION = dt.timedelta(seconds=60)  # a Redis reservation older than this is settled
+STOCK_MESSAGE_INTERVAL = 0.2  # seconds: at most 5 flash_stock messages a second per sale
+
+
+def counters_for(settings: Settings | None) -> FlashCounters | None:
+    """The Redis counters when Redis is configured as a backend, else None (SQL path)."""
+    if settings is None or not settings.redis_url:
+        return None
+    if "redis" not in (settings.bus_backend, settings.queue_backend):
+        return None
+    return redis_lua.counters_for_url(settings.redis_url)
+
+
+def _process_counters() -> FlashCounters | None:
+    """Counters of this process (web or worker), for hooks that are not given any."""
+    from liveloop.core.jobs import queue
+
+    return counters_for(queue.settings)
+
+
+# ------------------------------------------------------------------------------ define
+
+
+async def get_flash_sale(*, session: AsyncSession, shop_id: int, flash_sale_id: int) -> FlashSale:
+    return await get_scoped(
+        session, FlashSale, shop_id=shop_id, record_id=flash_sale_id, label="flash_sale"
+    )
+
+
+async def list_flash_sales(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    live_session_id: int | None = None,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[FlashSale]:
+    statement = scoped(FlashSale, shop_id).order_by(FlashSale.id.desc())
+    if live_session_id is not None:
+        statement = statement.where(FlashSale.live_session_id == live_session_id)
+    if status:
+        statement = statement.where(FlashSale.status == status)
+    return await paginate(session, statement, page=page, per_page=per_page)
+
+
+async def create_flash_sale(
+    *, session: AsyncSession, shop_id: int, data: FlashSaleCreate
+) -> FlashSale:
+    """Carve `quantity` units out of the SKU's stock (refused when short) and open the sale;
+    announced in the live room when it belongs to one."""
+    sku = await catalog_service.get_sku(session=session, shop_id=shop_id, sku_id=data.sku_id)
+    product = await catalog_service.get_product(
+        session=session, shop_id=shop_id, product_id=sku.product_id
+    )
+    if data.price_fen >= sku.price_fen:
+        raise InvalidInput(
+            f"a flash price must be below the SKU's price of {catalog_service.format_fen(sku.price_fen)}",
+            code="flash_price_not_lower",
+            field="price_fen",
+        )
+    if data.ends_at <= utcnow():
+        raise InvalidInput("ends_at is in the past", code="invalid_window", field="ends_at")
+    if data.live_session_id is not None:
+        from liveloop.live.models import LiveSession
+
+        await get_scoped(
+            session,
+            LiveSession,
+            shop_id=shop_id,
+            record_id=data.live_session_id,
+            label="live_session",
+        )
+    await catalog_service.reserve_stock(
+        session=session,
+        shop_id=shop_id,
+        lines=[(sku.id, data.quantity)],
+        reason="flash_sale",
+    )
+    sale = FlashSale(
+        shop_id=shop_id,
+        product_id=product.id,
+        sku_id=sku.id,
+        live_session_id=data.live_session_id,
+        title=data.title or product.name,
+        price_fen=data.price_fen,
+        original_price_fen=sku.price_fen,
+        quantity=data.quantity,
+        per_customer_limit=data.per_customer_limit,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+    )
+    session.add(sale)
+    await session.flush()
+    if sale.live_session_id is not None:
+        send_after_commit(
+            session, live_session_id=sale.live_session_id, message=flash_sale_message(sale)
+        )
+    return sale
+
+
+async def _finish(
+    session: AsyncSession, *, shop_id: int, flash_sale_id: int, status: FlashSaleStatus
+) -> int | None:
+    """active → stopped/ended, giving unsold units back to SKU stock. None if not active."""
+    unsold = (
+        await session.execute(
+            update(FlashSale)
+            .where(
+                FlashSale.id == flash_sale_id,
+                FlashSale.shop_id == shop_id,
+                FlashSale.status == FlashSaleStatus.ACTIVE.value,
+            )
+            .values(
+                status=status.value,
+                finished_at=utcnow(),
+                returned_quantity=FlashSale.quantity - FlashSale.sold_count,
+            )
+            .returning(FlashSale.returned_quantity, FlashSale.sku_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if unsold is None:
+        return None
+    returned, sku_id = unsold
+    if returned > 0:
+        await catalog_service.release_stock(
+            session=session, shop_id=shop_id, lines=[(sku_id, returned)], reason="flash_sale_end"
+        )
+    counters = _process_counters()
+    if counters is not None:
+        after_commit(
+            session,
+            _in_background(lambda: counters.close_sale(shop_id=shop_id, sale_id=flash_sale_id)),
+        )
+    return int(returned)
+
+
+async def stop_flash_sale(*, session: AsyncSession, shop_id: int, flash_sale_id: int) -> FlashSale:
+    sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
+    if (
+        await _finish(
+            session, shop_id=shop_id, flash_sale_id=sale.id, status=FlashSaleStatus.STOPPED
+        )
+        is None
+    ):
+        raise Conflict(
+            f"flash sale {sale.id} is already {sale.status}", code="flash_not_active", field="id"
+        )
+    await session.refresh(sale)
+    if sale.live_session_id is not None:
+        send_after_commit(
+            session, live_session_id=sale.live_session_id, message=flash_sale_message(sale)
+        )
+    return sale
+
+
+@job(retries=3, retry_delay=30)
+async def finish_flash_sale(*, session: AsyncSession, shop_id: int, flash_sale_id: int) -> None:
+    """End one sale whose time is up (idempotent: an ended sale is left alone)."""
+    sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
+    if sale.ends_at <= utcnow():
+        await _finish(session, shop_id=shop_id, flash_sale_id=sale.id, status=FlashSaleStatus.ENDED)
+
+
+async def finish_ended_flash_sales(*, session: AsyncSession, now: dt.datetime | None = None) -> int:
+    """End every active sale past its end (all shops): run by the periodic job."""
+    rows = (
+        await session.execute(
+            select(FlashSale.shop_id, FlashSale.id).where(
+                FlashSale.status == FlashSaleStatus.ACTIVE.value,
+                FlashSale.ends_at <= (now or utcnow()),
+            )
+        )
+    ).all()
+    for shop_id, sale_id in rows:
+        await _finish(session, shop_id=shop_id, flash_sale_id=sale_id, status=FlashSaleStatus.ENDED)
+    return len(rows)
+
+
+# --------------------------------------------------------------------------------- buy
+
+
+def _refusal(
+    sale_id: int,
+    code: int,
+    *,
+    quantity: int,
+    value: int = 0,
+    limit: int = 0,
+    starts_at: dt.datetime | None = None,
+) -> LiveLoopError:
+    if code == redis_lua.SOLD_OUT:
+        return Conflict(
+            f"flash sale {sale_id} is sold out"
+            + (f" (only {value} left, {quantity} wanted)" if value else ""),
+            code="sold_out",
+            field="quantity",
+        )
+    if code == redis_lua.LIMIT_REACHED:
+        return Conflict(
+            f"flash sale {sale_id} allows {limit} per customer; you already hold {value}, "
+            f"so {quantity} more is too many",
+            code="flash_limit_reached",
+            field="quantity",
+        )
+    if code == redis_lua.NOT_STARTED:
+        when = starts_at.isoformat() if starts_at else "later"
+        return Conflict(
+            f"flash sale {sale_id} starts at {when}", code="flash_not_started", field="id"
+        )
+    return Conflict(f"flash sale {sale_id} has ended", code="flash_ended", field="id")
+
+
+def _check_open(sale: FlashSale, now: dt.datetime, quantity: int) -> None:
+    if sale.status != FlashSaleStatus.ACTIVE.value or now >= sale.ends_at:
+        raise _refusal(sale.id, redis_lua.ENDED, quantity=quantity)
+    if now < sale.starts_at:
+        raise _refusal(sale.id, redis_lua.NOT_STARTED, quantity=quantity, starts_at=sale.starts_at)
+    if quantity > sale.per_customer_limit:
+        raise _refusal(
+            sale.id, redis_lua.LIMIT_REACHED, quantity=quantity, limit=sale.per_customer_limit
+        )
+
+
+async def _take_units_in_db(
+    session: AsyncSession, sale: FlashSale, *, customer_id: int, quantity: int, now: dt.datetime
+) -> int:
+    """The database guard: sold_count and the buyer's count by conditional updates, in the
+    fixed order sale row → buyer row. Returns the sale's remaining units."""
+    sold = (
+        await session.execute(
+            update(FlashSale)
+            .where(
+                FlashSale.id == sale.id,
+                FlashSale.shop_id == sale.shop_id,
+                FlashSale.status == FlashSaleStatus.ACTIVE.value,
+                FlashSale.sold_count + quantity <= FlashSale.quantity,
+                FlashSale.starts_at <= now,
+                FlashSale.ends_at > now,
+            )
+            .values(sold_count=FlashSale.sold_count + quantity)
+            .returning(FlashSale.sold_count)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
+    if sold is None:
+        raise _refusal(sale.id, redis_lua.SOLD_OUT, quantity=quantity)
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(FlashBuyer).values(
+        shop_id=sale.shop_id, flash_sale_id=sale.id, customer_id=customer_id, quantity=quantity
+    )
+    held = (
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[FlashBuyer.flash_sale_id, FlashBuyer.customer_id],
+                set_={"quantity": FlashBuyer.quantity + quantity},
+                where=FlashBuyer.quantity + quantity <= sale.per_customer_limit,
+            ).returning(FlashBuyer.quantity)
+        )
+    ).scalar_one_or_none()
+    if held is None:
+        raise _refusal(
+            sale.id, redis_lua.LIMIT_REACHED, quantity=quantity, limit=sale.per_customer_limit
+        )
+    return sale.quantity - int(sold)
+
+
+async def _load_counters(session: AsyncSession, counters: FlashCounters, sale: FlashSale) -> None:
+    await counters.load(await _terms_from_db(session, sale))
+
+
+async def _terms_from_db(session: AsyncSession, sale: FlashSale) -> SaleTerms:
+    await session.refresh(sale)
+    buyers = dict(
+        (
+            await session.execute(
+                select(FlashBuyer.customer_id, FlashBuyer.quantity).where(
+                    FlashBuyer.flash_sale_id == sale.id
+                )
+            )
+        ).all()
+    )
+    return SaleTerms(
+        shop_id=sale.shop_id,
+        sale_id=sale.id,
+        remaining=sale.remaining,
+        limit=sale.per_customer_limit,
+        starts_at=sale.starts_at,
+        ends_at=sale.ends_at,
+        active=sale.status == FlashSaleStatus.ACTIVE.value,
+        buyers=buyers,
+    )
+
+
+async def _reserve_in_redis(
+    session: AsyncSession,
+    counters: FlashCounters,
+    *,
+    shop_id: int,
+    flash_sale_id: int,
+    customer_id: int,
+    quantity: int,
+    token: str,
+    now: dt.datetime,
+) -> FlashSale | None:
+    """Take the units in Redis. Refusals raise without reading the database (sold out is
+    the hot path); the sale is loaded only to fill missing counters or to word an error."""
+    result = await counters.reserve(
+        shop_id=shop_id,
+        sale_id=flash_sale_id,
+        customer_id=customer_id,
+        quantity=quantity,
+        token=token,
+        now=now,
+    )
+    if result.code == redis_lua.NOT_LOADED:
+        sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
+        await _load_counters(session, counters, sale)
+        result = await counters.reserve(
+            shop_id=shop_id,
+            sale_id=flash_sale_id,
+            customer_id=customer_id,
+            quantity=quantity,
+            token=token,
+            now=now,
+        )
+    if result.code == redis_lua.OK:
+        return None
+    if result.code in (redis_lua.NOT_STARTED, redis_lua.LIMIT_REACHED):
+        sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
+        raise _refusal(
+            sale.id,
+            result.code,
+            quantity=quantity,
+            value=result.value,
+            limit=sale.per_customer_limit,
+            starts_at=sale.starts_at,
+        )
+    raise _refusal(flash_sale_id, result.code, quantity=quantity, value=result.value)
+
+
+async def buy_flash_sale(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    flash_sale_id: int,
+    customer_id: int,
+    quantity: int = 1,
+    address_id: int | None = None,
+    counters: FlashCounters | None = None,
+    live_session_id: int | None = None,
+    source_code: str = "",
+    share_code: str = "",
+    idempotency_key: str | None = None,
+) -> Any:
+    """Reserve `quantity` units for the customer and place the flash order (pending
+    payment). Refusals: sold_out, flash_limit_reached, flash_not_started, flash_ended."""
+    if quantity < 1:
+        raise InvalidInput(
+            f"quantity must be at least 1 (got {quantity})",
+            code="invalid_quantity",
+            field="quantity",
+        )
+    from liveloop.commerce import idempotency, orders
+
+    claim = await idempotency.claim_key(
+        session=session,
+        shop_id=shop_id,
+        scope=f"flash:{customer_id}",
+        key=idempotency_key,
+        body={"flash_sale_id": flash_sale_id, "quantity": quantity, "address_id": address_id},
+    )
+    if claim.replay_id is not None:  # a double click: the first order, no second reservation
+        return await orders.get_order(session=session, shop_id=shop_id, order_id=claim.replay_id)
+    now = utcnow()
+    token = secrets.token_hex(16)
+    if counters is not None:
+        await _reserve_in_redis(
+            session,
+            counters,
+            shop_id=shop_id,
+            flash_sale_id=flash_sale_id,
+            customer_id=customer_id,
+            quantity=quantity,
+            token=token,
+            now=now,
+        )
+    try:
+        sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
+        _check_open(sale, now, quantity)
+        if counters is None and sale.sold_count + quantity > sale.quantity:
+            # Fast refusal without waiting for the sale row's lock; the UPDATE below is the guard.
+            raise _refusal(sale.id, redis_lua.SOLD_OUT, quantity=quantity, value=sale.remaining)
+        async with session.begin_nested():
+            remaining = await _take_units_in_db(
+                session, sale, customer_id=customer_id, quantity=quantity, now=now
+            )
+            order = await _place_flash_order(
+                session,
+                sale,
+                customer_id=customer_id,
+                quantity=quantity,
+                address_id=address_id,
+                live_session_id=live_session_id or sale.live_session_id,
+                source_code=source_code,
+                share_code=share_code,
+            )
+            session.add(
+                FlashReservation(
+                    shop_id=shop_id,
+                    flash_sale_id=sale.id,
+                    customer_id=customer_id,
+                    order_id=order.id,
+                    quantity=quantity,
+                    token=token,
+                )
+            )
+            await session.flush()
+            await idempotency.complete_key(
+                session=session, claim=claim, resource_type="order", resource_id=order.id
+            )
+    except BaseException:
+        if counters is not None:
+            await counters.cancel(
+                shop_id=shop_id,
+                sale_id=flash_sale_id,
+                customer_id=customer_id,
+                quantity=quantity,
+                token=token,
+            )
+        raise
+    if counters is not None:
+        after_commit(
+            session,
+            _in_background(lambda: counters.confirm(shop_id=shop_id, sale_id=sale.id, token=token)),
+        )
+    _announce_stock(session, sale, remaining)
+    await _record_reserved_event(
+        session, sale, customer_id=customer_id, quantity=quantity, order=order
+    )
+    return order
+
+
+async def _place_flash_order(
+    session: AsyncSession,
+    sale: FlashSale,
+    *,
+    customer_id: int,
+    quantity: int,
+    address_id: int | None,
+    live_session_id: int | None,
+    source_code: str,
+    share_code: str,
+) -> Any:
+    from liveloop.commerce import orders
+    from liveloop.commerce.checkout import LineRequest
+
+    return await orders.place_order(
+        session=session,
+        shop_id=sale.shop_id,
+        customer_id=customer_id,
+        lines=[LineRequest(sku_id=sale.sku_id, quantity=quantity)],
+        address_id=address_id,
+        live_session_id=live_session_id,
+        source_code=source_code,
+        share_code=share_code,
+        price_overrides={sale.sku_id: sale.price_fen},
+        kind="flash",
+        stock_already_reserved=True,
+        attribution={"flash_sale_id": sale.id},
+    )
+
+
+async def _record_reserved_event(
+    session: AsyncSession, sale: FlashSale, *, customer_id: int, quantity: int, order: Any
+) -> None:
+    from liveloop.events import service as events_service
+
+    item: dict[str, Any] = {
+        "type": "flash_reserved",
+        "customer_id": customer_id,
+        "product_id": sale.product_id,
+        "properties": {
+            "flash_sale_id": sale.id,
+            "order_id": order.id,
+            "quantity": quantity,
+            "price_fen": sale.price_fen,
+        },
+    }
+    if sale.live_session_id is not None:
+        item["live_session_id"] = sale.live_session_id
+    await events_service.ingest_events(
+        session=session, shop_id=sale.shop_id, items=[item], mark_customers_active=False
+    )
+
+
+# ------------------------------------------------------------------------ give back
+
+
+@hooks.on("order_released")
+async def release_flash_units(*, session: AsyncSession, order: Any, **_: Any) -> None:
+    """An unpaid flash order expired or was cancelled: its units go back to the sale (or, once
+    the sale has finished, to SKU stock). Runs once per order (conditional status move)."""
+    if getattr(order, "kind", "normal") != "flash":
+        return
+    released = (
+        await session.execute(
+            update(FlashReservation)
+            .where(
+                FlashReservation.order_id == order.id,
+                FlashReservation.shop_id == order.shop_id,
+                FlashReservation.status == ReservationStatus.ORDERED.value,
+            )
+            .values(status=ReservationStatus.RELEASED.value, released_at=utcnow())
+            .returning(
+                FlashReservation.flash_sale_id,
+                FlashReservation.customer_id,
+                FlashReservation.quantity,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if released is None:
+        return
+    sale_id, customer_id, quantity = released
+    await give_units_back(
+        session,
+        shop_id=order.shop_id,
+        flash_sale_id=sale_id,
+        customer_id=customer_id,
+        quantity=quantity,
+    )
+
+
+async def give_units_back(
+    session: AsyncSession, *, shop_id: int, flash_sale_id: int, customer_id: int, quantity: int
+) -> None:
+    sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
+    await session.execute(
+        update(FlashBuyer)
+        .where(
+            FlashBuyer.flash_sale_id == sale.id,
+            FlashBuyer.customer_id == customer_id,
+            FlashBuyer.quantity >= quantity,
+        )
+        .values(quantity=FlashBuyer.quantity - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    still_active = (
+        await session.execute(
+            update(FlashSale)
+            .where(
+                FlashSale.id == sale.id,
+                FlashSale.status == FlashSaleStatus.ACTIVE.value,
+                FlashSale.sold_count >= quantity,
+            )
+            .values(sold_count=FlashSale.sold_count - quantity)
+            .returning(FlashSale.sold_count)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
+    if still_active is None:
+        # The sale has finished: these units go straight back to the SKU.
+        await session.execute(
+            update(FlashSale)
+            .where(FlashSale.id == sale.id, FlashSale.sold_count >= quantity)
+            .values(
+                sold_count=FlashSale.sold_count - quantity,
+                returned_quantity=FlashSale.returned_quantity + quantity,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await catalog_service.release_stock(
+            session=session,
+            shop_id=shop_id,
+            lines=[(sale.sku_id, quantity)],
+            reason="flash_order_released",
+        )
+        return
+    counters = _process_counters()
+    if counters is not None:
+        after_commit(
+            session,
+            _in_background(
+                lambda: counters.give_back(
+                    shop_id=shop_id,
+                    sale_id=sale.id,
+                    customer_id=customer_id,
+                    quantity=quantity,
+                )
+            ),
+        )
+    _announce_stock(session, sale, sale.quantity - int(still_active))
+
+
+# ------------------------------------------------------------------- reconciliation
+
+
+async def reconcile_flash_sale(
+    *, session: AsyncSession, shop_id: int, flash_sale_id: int, counters: FlashCounters
+) -> dict[str, int]:
+    """Repair the Redis counters of one sale from the database (the truth): reservations
+    pending longer than STALE_RESERVATION are confirmed when their row exists, else given
+    back; then, if nothing is in flight and the counters drifted, they are reset."""
+    sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
+    stale = await counters.stale_tokens(
+        shop_id=shop_id, sale_id=sale.id, older_than=utcnow() - STALE_RESERVATION
+    )
+    confirmed = given_back = 0
+    for token, customer_id, quantity in stale:
+        exists = (
+            await session.execute(
+                select(FlashReservation.id).where(FlashReservation.token == token)
+            )
+        ).scalar_one_or_none()
+        if exists is not None:
+            await counters.confirm(shop_id=shop_id, sale_id=sale.id, token=token)
+            confirmed += 1
+        else:
+            await counters.cancel(
+                shop_id=shop_id,
+                sale_id=sale.id,
+                customer_id=customer_id,
+                quantity=quantity,
+                token=token,
+            )
+            given_back += 1
+    version = await counters.version(shop_id=shop_id, sale_id=sale.id)
+    reset = 0
+    if version is None:
+        await _load_counters(session, counters, sale)
+    else:
+        terms = await _terms_from_db(session, sale)
+        remaining = await counters.remaining(shop_id=shop_id, sale_id=sale.id)
+        if remaining != terms.remaining:
+            reset = int(await counters.reset(terms, version=version))
+    return {"confirmed": confirmed, "given_back": given_back, "reset": reset}
+
+
+async def reconcile_active_flash_sales(*, session: AsyncSession) -> int:
+    counters = _process_counters()
+    if counters is None:
+        return 0
+    rows = (
+        await session.execute(
+            select(FlashSale.shop_id, FlashSale.id).where(
+                FlashSale.status == FlashSaleStatus.ACTIVE.value
+            )
+        )
+    ).all()
+    for shop_id, sale_id in rows:
+        await reconcile_flash_sale(
+            session=session, shop_id=shop_id, flash_sale_id=sale_id, counters=counters
+        )
+    return len(rows)
+
+
+# ------------------------------------------------------------------------- live room
+
+
+def flash_sale_message(sale: FlashSale) -> dict[str, Any]:
+    """The `flash_sale` room message: the card with its countdown (docs/live-protocol.md)."""
+    return {
+        "type": "flash_sale",
+        "flash_sale": {
+            "id": sale.id,
+            "product_id": sale.product_id,
+            "sku_id": sale.sku_id,
+            "title": sale.title,
+            "price_fen": sale.price_fen,
+            "original_price_fen": sale.original_price_fen,
+            "quantity": sale.quantity,
+            "remaining": sale.remaining,
+            "per_customer_limit": sale.per_customer_limit,
+            "state": sale.state_at(utcnow()),
+            "starts_at": sale.starts_at.isoformat(),
+            "ends_at": sale.ends_at.isoformat(),
+        },
+    }
+
+
+class StockTicker:
+    """Coalesces flash_stock messages: at most one per sale every STOCK_MESSAGE_INTERVAL,
+    carrying the latest figure (a sell-out of 100 units in a second is 5 messages, not 100)."""
+
+    def __init__(self, interval: float = STOCK_MESSAGE_INTERVAL) -> None:
+        self.interval = interval
+        self._latest: dict[int, tuple[int, int]] = {}  # sale id → (live session, remaining)
+        self._last_sent: dict[int, float] = {}
+        self._scheduled: set[int] = set()
+
+    def update(self, *, live_session_id: int, flash_sale_id: int, remaining: int) -> None:
+        self._latest[flash_sale_id] = (live_session_id, remaining)
+        if flash_sale_id in self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        wait = self._last_sent.get(flash_sale_id, 0.0) + self.interval - time.monotonic()
+        self._scheduled.add(flash_sale_id)
+        loop.call_later(max(wait, 0.0), lambda: loop.create_task(self._send(flash_sale_id)))
+
+    async def _send(self, flash_sale_id: int) -> None:
+        self._scheduled.discard(flash_sale_id)
+        self._last_sent[flash_sale_id] = time.monotonic()
+        live_session_id, remaining = self._latest.pop(flash_sale_id)
+        message = {"type": "flash_stock", "flash_sale_id": flash_sale_id, "remaining": remaining}
+        try:
+            await send_now(live_session_id=live_session_id, message=message)
+        except Exception as error:  # a room that cannot be reached must not break buying
+            log.warning("flash_stock_publish_failed", error=repr(error))
+
+
+stock_ticker = StockTicker()
+
+
+def _announce_stock(session: AsyncSession, sale: FlashSale, remaining: int) -> None:
+    if sale.live_session_id is None:
+        return
+    live_session_id = sale.live_session_id
+    after_commit(
+        session,
+        lambda: stock_ticker.update(
+            live_session_id=live_session_id, flash_sale_id=sale.id, remaining=remaining
+        ),
+    )
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _in_background(make: Callable[[], Coroutine[Any, Any, Any]]) -> Callable[[], None]:
+    """An after-commit callback that runs `make()` on the running loop (kept referenced)."""
+
+    def run() -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(make())
+            return
+        task = loop.create_task(make())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    return run
+
+
+@job(retries=0, periodic=crontab(minute="*"))
+async def sweep_flash_sales(*, session: AsyncSession) -> None:
+    """Every minute: end sales whose time is up (unsold units back to stock) and repair the
+    Redis counters of the others from the database."""
+    await finish_ended_flash_sales(session=session)
+    await reconcile_active_flash_sales(session=session)
