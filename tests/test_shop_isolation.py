@@ -18,6 +18,7 @@ from liveloop.customers import merge as merge_service
 from liveloop.shops import service as shops_service
 from liveloop.shops.service import system_actor
 from tests import factories
+from tests.factories.live import make_live_session
 from tests.web.conftest import log_in
 
 PNG = bytes.fromhex(
@@ -39,9 +40,23 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/products/{product_id}/skus"): {"price_fen": 100, "stock": 1},
     ("PATCH", "/api/v1/skus/{sku_id}"): {"price_fen": 100},
     ("POST", "/api/v1/skus/{sku_id}/stock"): {"delta": 1, "reason": "盘点"},
+    ("PATCH", "/api/v1/live/{live_session_id}"): {"title": "新标题"},
+    ("PUT", "/api/v1/live/{live_session_id}/lineup"): {"product_ids": []},
+    ("PUT", "/api/v1/live/{live_session_id}/announcement"): {"text": "公告"},
+    ("PUT", "/api/v1/live/{live_session_id}/pinned"): {"text": "置顶"},
+    ("POST", "/api/v1/live/{live_session_id}/push"): {"product_id": "{product_id}"},
+    ("PUT", "/api/v1/live/{live_session_id}/comments"): {"enabled": False},
+    ("POST", "/api/v1/live/{live_session_id}/reservations"): {"customer_id": "{customer_id}"},
+    ("POST", "/api/v1/live/{live_session_id}/links"): {"channel": "group"},
+    ("POST", "/api/v1/live/{live_session_id}/viewer-token"): {"device_id": "device-0001aa"},
+    ("POST", "/api/v1/live/{live_session_id}/mutes"): {"device_id": "device-0001aa"},
+    ("POST", "/api/v1/live/{live_session_id}/bans"): {"device_id": "device-0001aa"},
+    ("POST", "/api/v1/live/{live_session_id}/kicks"): {"device_id": "device-0001aa"},
+    ("PATCH", "/api/v1/live/words/{word_id}"): {"action": "block"},
 }
 MULTIPART_ROUTES = {
     ("POST", "/api/v1/products/{product_id}/images"),
+    ("POST", "/api/v1/live/{live_session_id}/cover"),
     ("POST", "/console/products/{product_id}/images"),
 }
 
@@ -88,11 +103,16 @@ def walk_routes(routes: list[Any]) -> list[APIRoute]:
     return found
 
 
+# A live room's public code is the capability (anyone with the link may watch), in any shop;
+# these routes take that code, never a record id.
+PUBLIC_PREFIXES = ("/api/v1/public/", "/live/")
+
+
 def id_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
     return sorted(
         (method, route.path, route)
         for route in walk_routes(app.routes)
-        if "{" in route.path
+        if "{" in route.path and not route.path.startswith(PUBLIC_PREFIXES)
         for method in route.methods - {"HEAD"}
     )
 
@@ -129,6 +149,20 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
 
     events = await events_service.list_events(session=session, shop_id=other_shop.id)
     identity_id = customer.identities[0].id
+    live = await make_live_session(session, shop_id=other_shop.id, status="live")
+    from liveloop.live import moderation as live_moderation
+    from liveloop.live import service as live_service
+    from liveloop.live.schemas import EntryLinkCreate
+
+    link = await live_service.create_entry_link(
+        session=session, actor=other_actor, live_session=live, data=EntryLinkCreate(channel="kol")
+    )
+    restriction = await live_moderation.mute(
+        session=session, actor=other_actor, live_session_id=live.id, device_id="device-0001aa"
+    )
+    words = await live_moderation.add_words(
+        session=session, actor=other_actor, words=[("x", "mask")]
+    )
     return {
         "staff_id": staff.id,
         "api_key_id": api_key.id,
@@ -144,6 +178,11 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
         "image_id": image.id,
         "event_id": events.items[0].id if hasattr(events, "items") else events[0].id,
         "action": 0,
+        "live_session_id": live.id,
+        "link_id": link.id,
+        "restriction_id": restriction.id,
+        "word_id": words[0].id,
+        "comment_id": 1,
     }
 
 

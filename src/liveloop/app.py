@@ -19,6 +19,7 @@ from liveloop.core.logging import configure_logging
 from liveloop.core.metrics import record_request
 from liveloop.core.settings import Settings, get_settings_or_exit
 from liveloop.customers.crypto import configure_cipher
+from liveloop.live.hub import RoomHub
 
 # Each module exposes `router`; order matters only for overlapping paths (none today).
 ROUTER_MODULES = (
@@ -26,10 +27,15 @@ ROUTER_MODULES = (
     "liveloop.customers.api",
     "liveloop.catalog.api",
     "liveloop.events.api",
+    "liveloop.live.ws",
+    "liveloop.live.api",
+    "liveloop.live.public_api",
     "liveloop.web.pages",
     "liveloop.shops.pages",
     "liveloop.customers.pages",
     "liveloop.catalog.pages",
+    "liveloop.live.viewer_pages",
+    "liveloop.live.room_console",
 )
 
 # Modules declaring background jobs, imported so the queue knows every task.
@@ -51,6 +57,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await app.state.hub.start()
         if run_embedded_worker:
             queue.start_embedded_consumer()
         try:
@@ -58,6 +65,7 @@ def create_app(
         finally:
             if run_embedded_worker:
                 queue.stop_embedded_consumer()
+            await app.state.hub.stop()  # viewers told to reconnect; the event buffer flushed
             await app.state.bus.close()
             if owns_database:
                 await app.state.database.dispose()
@@ -75,6 +83,7 @@ def create_app(
         settings.resolved_database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
     )
     app.state.bus = make_bus(settings.bus_backend, settings.redis_url)
+    app.state.hub = RoomHub(bus=app.state.bus, database=app.state.database, settings=settings)
 
     install_error_handlers(app)
     app.middleware("http")(record_request)

@@ -76,7 +76,7 @@ class LiveSessionOut(OutModel):
     code: str
     title: str
     anchor_id: int | None
-    cover_url: str | None
+    cover_url: str | None = None
     hls_url: str
     notice: str
     planned_start: dt.datetime

@@ -1,0 +1,191 @@
+"""Public JSON routes of a live room, for the viewer page (/live/{code}): no login.
+
+The room code is the capability: whoever has the link may see the room and get a guest token.
+What a viewer does beyond watching (reserve, share) needs their viewer token, sent as
+`Authorization: Bearer <viewer token>`. Responses escape <, > and & so the JSON can be put
+inside a page's <script> as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from liveloop.core.deps import DbSession
+from liveloop.core.errors import InvalidInput, Unauthenticated
+from liveloop.customers import service as customers_service
+from liveloop.live import service
+from liveloop.live.models import LiveSession
+from liveloop.live.schemas import PublicReservationRequest, PublicTokenRequest
+from liveloop.live.viewers import VIEWER_TOKEN_TTL, ViewerClaims, read_viewer_token
+from liveloop.shops import service as shops_service
+
+router = APIRouter(prefix="/api/v1/public/live", tags=["live (public)"])
+
+
+class HtmlSafeJSONResponse(JSONResponse):
+    """JSON whose text never closes a <script> or starts a tag when embedded in HTML."""
+
+    def render(self, content: Any) -> bytes:
+        return (
+            orjson.dumps(content)
+            .replace(b"<", b"\\u003c")
+            .replace(b">", b"\\u003e")
+            .replace(b"&", b"\\u0026")
+        )
+
+
+async def room_by_code(code: str, session: DbSession) -> LiveSession:
+    return await service.get_by_code(session=session, code=code)
+
+
+Room = Annotated[LiveSession, Depends(room_by_code)]
+
+
+def viewer_claims(request: Request, live_session: LiveSession) -> ViewerClaims:
+    """The viewer's token claims, checked to be for this very room."""
+    authorization = request.headers.get("authorization", "")
+    if not authorization.lower().startswith("bearer "):
+        raise Unauthenticated(
+            "send your viewer token as 'Authorization: Bearer <token>' (reload the room page)",
+            code="token_missing",
+            field="authorization",
+        )
+    claims = read_viewer_token(request.app.state.settings, authorization[7:].strip())
+    if claims.shop_id != live_session.shop_id or claims.live_session_id != live_session.id:
+        raise Unauthenticated(
+            "this viewer token is for another live room; reload the page",
+            code="token_wrong_room",
+            field="authorization",
+        )
+    return claims
+
+
+async def room_info(session: Any, live_session: LiveSession) -> dict[str, Any]:
+    """What the viewer page draws before (and besides) the socket: the room and its goods."""
+    shop = await shops_service.get_shop(session=session, shop_id=live_session.shop_id)
+    state = await service.room_snapshot(session=session, live_session=live_session)
+    reservations = await service.count_reservations(
+        session=session, shop_id=live_session.shop_id, live_session_id=live_session.id
+    )
+    return {
+        "id": live_session.id,
+        "code": live_session.code,
+        "title": live_session.title,
+        "shop_name": shop.name,
+        "shop_timezone": shop.timezone,
+        "status": live_session.status,
+        "planned_start": live_session.planned_start.isoformat(),
+        "planned_end": live_session.planned_end.isoformat() if live_session.planned_end else None,
+        "started_at": live_session.started_at.isoformat() if live_session.started_at else None,
+        "ended_at": live_session.ended_at.isoformat() if live_session.ended_at else None,
+        "cover_url": service.cover_url(live_session),
+        "hls_url": live_session.hls_url,
+        "notice": live_session.notice,
+        "announcement": state["announcement"],
+        "pinned": state["pinned"],
+        "comments_enabled": state["comments_enabled"],
+        "product": state["product"],
+        "lineup": state["lineup"],
+        "like_total": state["like_total"],
+        "reservations": reservations,
+        "ws_url": f"/ws/live/{live_session.id}",
+    }
+
+
+@router.get("/{code}", response_class=HtmlSafeJSONResponse)
+async def get_room(live_session: Room, session: DbSession) -> Any:
+    return HtmlSafeJSONResponse(await room_info(session, live_session))
+
+
+@router.post("/{code}/token", response_class=HtmlSafeJSONResponse)
+async def guest_token(
+    data: PublicTokenRequest, live_session: Room, session: DbSession, request: Request
+) -> Any:
+    """A guest's token (by device id) and the room, in one round trip."""
+    token, claims = await service.issue_viewer_token(
+        session=session,
+        settings=request.app.state.settings,
+        live_session=live_session,
+        device_id=data.device_id,
+        nickname=data.nickname,
+        source_code=data.src,
+        share_code=data.share,
+    )
+    return HtmlSafeJSONResponse(
+        {
+            "token": token,
+            "expires_in": VIEWER_TOKEN_TTL,
+            "viewer": {"key": claims.viewer_key, "name": claims.name, "role": claims.role},
+            "room": await room_info(session, live_session),
+        }
+    )
+
+
+@router.post("/{code}/reservations", response_class=HtmlSafeJSONResponse)
+async def reserve(
+    data: PublicReservationRequest,
+    live_session: Room,
+    session: DbSession,
+    request: Request,
+) -> Any:
+    """预约. A guest gives a mainland mobile number and becomes (or is found as) a customer;
+    the answer then carries a new token naming that customer."""
+    claims = viewer_claims(request, live_session)
+    customer_id = claims.customer_id
+    new_token = None
+    if customer_id is None:
+        if not data.phone:
+            raise InvalidInput(
+                "leave a mobile number so we can remind you when the live starts",
+                code="phone_required",
+                field="phone",
+            )
+        resolved = await customers_service.resolve_identities(
+            session=session, shop_id=live_session.shop_id, identities=[("phone", data.phone)]
+        )
+        customer_id = resolved[("phone", data.phone)]
+        new_token, claims = await service.issue_viewer_token(
+            session=session,
+            settings=request.app.state.settings,
+            live_session=live_session,
+            customer_id=customer_id,
+            device_id=claims.device_id,
+            source_code=claims.source_code,
+            share_code=claims.share_code,
+        )
+    await service.reserve(
+        session=session,
+        live_session=live_session,
+        customer_id=customer_id,
+        source_code=claims.source_code,
+    )
+    count = await service.count_reservations(
+        session=session, shop_id=live_session.shop_id, live_session_id=live_session.id
+    )
+    return HtmlSafeJSONResponse(
+        {"reserved": True, "reservations": count, "token": new_token}, status_code=201
+    )
+
+
+@router.delete("/{code}/reservations", status_code=204)
+async def cancel_reservation(live_session: Room, session: DbSession, request: Request) -> Response:
+    claims = viewer_claims(request, live_session)
+    if claims.customer_id is not None:
+        await service.cancel_reservation(
+            session=session, live_session=live_session, customer_id=claims.customer_id
+        )
+    return Response(status_code=204)
+
+
+@router.post("/{code}/shares", response_class=HtmlSafeJSONResponse)
+async def share(live_session: Room, session: DbSession, request: Request) -> Any:
+    """The viewer's share link: whoever comes through it is counted as brought by them."""
+    claims = viewer_claims(request, live_session)
+    code = await service.create_share(session=session, live_session=live_session, claims=claims)
+    return HtmlSafeJSONResponse(
+        {"code": code, "url": f"/live/{live_session.code}?share={code}"}, status_code=201
+    )
