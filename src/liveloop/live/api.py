@@ -15,8 +15,7 @@ from liveloop.catalog.media import MAX_IMAGE_BYTES
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import InvalidInput, PermissionDenied
 from liveloop.core.schemas import PageOut
-from liveloop.live import moderation
-from liveloop.live import service
+from liveloop.live import moderation, service
 from liveloop.live.audience import customer_names
 from liveloop.live.models import LiveSession, LiveStatus
 from liveloop.live.schemas import (
