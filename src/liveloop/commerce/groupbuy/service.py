@@ -1,0 +1,755 @@
+"""Group buy (拼团): campaigns, opening and joining groups, confirming or failing them.
+
+A buyer opens a group (an order of kind "group" at the group price) and shares /group/{code};
+others join the same way. A member holds a seat from the moment the order is placed; seats are
+taken with one conditional UPDATE, so a group never has more than N members. A member counts
+once paid (hook "order_paid"); N paid members confirm the group. At the deadline (a job per
+group plus a periodic sweeper) a group short of N fails: paid members are refunded through the
+payments service and unpaid orders cancelled — or, with the shop's "simulate group" setting, the
+group is confirmed as it stands. A seat whose order expires unpaid comes back (hook
+"order_released"). Every step is a conditional update, so reruns change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from liveloop.commerce import hooks
+from liveloop.commerce.groupbuy.models import (
+    CampaignStatus,
+    GroupBuyCampaign,
+    GroupBuyGroup,
+    GroupBuyMember,
+    GroupBuySettings,
+    GroupStatus,
+    MemberStatus,
+)
+from liveloop.commerce.groupbuy.schemas import CampaignCreate, CampaignUpdate, GroupSettingsIn
+from liveloop.core.database import get_scoped, scoped, utcnow
+from liveloop.core.errors import Conflict, InvalidInput, NotFound
+from liveloop.live.outbox import send_after_commit
+from liveloop.shops.service import Actor, record_audit, system_actor
+
+log = structlog.get_logger(__name__)
+
+CODE_ALPHABET = string.ascii_letters + string.digits
+SWEEP_BATCH = 200
+ACTIVE_MEMBER = (MemberStatus.PENDING.value, MemberStatus.PAID.value)
+
+
+def new_group_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+
+
+def mask_name(name: str) -> str:
+    """'张伟' -> '张**': enough for friends to recognise, never a full name or phone."""
+    name = (name or "").strip()
+    return f"{name[0]}**" if name else "**"
+
+
+def format_fen(fen: int) -> str:
+    return f"¥{fen // 100}.{fen % 100:02d}"
+
+
+# ------------------------------------------------------------------------------------ settings
+
+
+async def get_settings(*, session: AsyncSession, shop_id: int) -> GroupBuySettings:
+    found = (await session.execute(scoped(GroupBuySettings, shop_id))).scalar_one_or_none()
+    return found or GroupBuySettings(shop_id=shop_id, simulate_group=False)
+
+
+async def update_settings(
+    *, session: AsyncSession, actor: Actor, data: GroupSettingsIn
+) -> GroupBuySettings:
+    found = (await session.execute(scoped(GroupBuySettings, actor.shop_id))).scalar_one_or_none()
+    if found is None:
+        found = GroupBuySettings(shop_id=actor.shop_id)
+        session.add(found)
+    found.simulate_group = data.simulate_group
+    await session.flush()
+    await record_audit(
+        session=session,
+        actor=actor,
+        action="group_buy.settings",
+        target_type="shop",
+        target_id=actor.shop_id,
+        details=data.model_dump(),
+    )
+    return found
+
+
+# ----------------------------------------------------------------------------------- campaigns
+
+
+async def create_campaign(
+    *, session: AsyncSession, actor: Actor, data: CampaignCreate
+) -> GroupBuyCampaign:
+    from liveloop.catalog import service as catalog_service
+
+    sku = await catalog_service.get_sku(session=session, shop_id=actor.shop_id, sku_id=data.sku_id)
+    if data.group_price_fen >= sku.price_fen:
+        raise InvalidInput(
+            f"the group price {format_fen(data.group_price_fen)} must be below the SKU's price "
+            f"{format_fen(sku.price_fen)}",
+            code="group_price_not_lower",
+            field="group_price_fen",
+        )
+    if data.live_session_id is not None:
+        from liveloop.live.models import LiveSession
+
+        await get_scoped(
+            session,
+            LiveSession,
+            shop_id=actor.shop_id,
+            record_id=data.live_session_id,
+            label="live_session",
+        )
+    campaign = GroupBuyCampaign(
+        shop_id=actor.shop_id, product_id=sku.product_id, **data.model_dump()
+    )
+    session.add(campaign)
+    await session.flush()
+    await record_audit(
+        session=session,
+        actor=actor,
+        action="group_buy.create",
+        target_type="group_buy_campaign",
+        target_id=campaign.id,
+        details={"title": data.title, "group_price_fen": data.group_price_fen},
+    )
+    return campaign
+
+
+async def get_campaign(
+    *, session: AsyncSession, shop_id: int, campaign_id: int
+) -> GroupBuyCampaign:
+    return await get_scoped(
+        session,
+        GroupBuyCampaign,
+        shop_id=shop_id,
+        record_id=campaign_id,
+        label="group_buy_campaign",
+    )
+
+
+async def update_campaign(
+    *, session: AsyncSession, actor: Actor, campaign_id: int, data: CampaignUpdate
+) -> GroupBuyCampaign:
+    campaign = await get_campaign(session=session, shop_id=actor.shop_id, campaign_id=campaign_id)
+    changes = data.model_dump(exclude_unset=True)
+    if (
+        "ends_at" in changes
+        and changes["ends_at"] is not None
+        and changes["ends_at"].tzinfo is None
+    ):
+        raise InvalidInput("ends_at needs a time zone", field="ends_at")
+    for name, value in changes.items():
+        if value is not None or name == "ends_at":
+            setattr(campaign, name, value)
+    await session.flush()
+    await record_audit(
+        session=session,
+        actor=actor,
+        action="group_buy.update",
+        target_type="group_buy_campaign",
+        target_id=campaign.id,
+        details={k: str(v) for k, v in changes.items()},
+    )
+    return campaign
+
+
+async def end_campaign(
+    *, session: AsyncSession, actor: Actor, campaign_id: int
+) -> GroupBuyCampaign:
+    """No new groups; groups already open run to their deadline."""
+    campaign = await get_campaign(session=session, shop_id=actor.shop_id, campaign_id=campaign_id)
+    campaign.status = CampaignStatus.ENDED.value
+    await session.flush()
+    await record_audit(
+        session=session,
+        actor=actor,
+        action="group_buy.end",
+        target_type="group_buy_campaign",
+        target_id=campaign.id,
+    )
+    return campaign
+
+
+def campaigns_query(*, shop_id: int, status: str | None = None) -> Any:
+    statement = scoped(GroupBuyCampaign, shop_id).order_by(GroupBuyCampaign.id.desc())
+    if status:
+        statement = statement.where(GroupBuyCampaign.status == status)
+    return statement
+
+
+def groups_query(*, shop_id: int, campaign_id: int | None = None, status: str | None = None) -> Any:
+    statement = scoped(GroupBuyGroup, shop_id).order_by(GroupBuyGroup.id.desc())
+    if campaign_id is not None:
+        statement = statement.where(GroupBuyGroup.campaign_id == campaign_id)
+    if status:
+        statement = statement.where(GroupBuyGroup.status == status)
+    return statement
+
+
+def check_campaign_open(campaign: GroupBuyCampaign, now: dt.datetime) -> None:
+    if campaign.status != CampaignStatus.ACTIVE.value:
+        raise Conflict(
+            f"group buy {campaign.title} has ended", code="campaign_ended", field="campaign_id"
+        )
+    if campaign.starts_at and now < campaign.starts_at:
+        raise Conflict(
+            f"group buy {campaign.title} starts at {campaign.starts_at.isoformat()}",
+            code="campaign_not_started",
+            field="campaign_id",
+        )
+    if campaign.ends_at and now >= campaign.ends_at:
+        raise Conflict(
+            f"group buy {campaign.title} ended at {campaign.ends_at.isoformat()}",
+            code="campaign_ended",
+            field="campaign_id",
+        )
+
+
+# -------------------------------------------------------------------------------------- groups
+
+
+async def get_group(*, session: AsyncSession, shop_id: int, group_id: int) -> GroupBuyGroup:
+    return await get_scoped(
+        session, GroupBuyGroup, shop_id=shop_id, record_id=group_id, label="group_buy_group"
+    )
+
+
+async def get_group_by_code(*, session: AsyncSession, shop_id: int, code: str) -> GroupBuyGroup:
+    statement = scoped(GroupBuyGroup, shop_id).where(GroupBuyGroup.code == code)
+    group = (await session.execute(statement)).scalar_one_or_none()
+    if group is None:
+        raise NotFound(
+            f"group {code} was not found", code="group_buy_group_not_found", field="code"
+        )
+    return group
+
+
+async def find_group_shop(*, session: AsyncSession, code: str) -> int | None:
+    """The shop a share code belongs to (the public /group/{code} page has no shop yet)."""
+    return (
+        await session.execute(select(GroupBuyGroup.shop_id).where(GroupBuyGroup.code == code))
+    ).scalar_one_or_none()
+
+
+async def list_members(
+    *, session: AsyncSession, shop_id: int, group_id: int, active_only: bool = False
+) -> Sequence[GroupBuyMember]:
+    statement = scoped(GroupBuyMember, shop_id).where(GroupBuyMember.group_id == group_id)
+    if active_only:
+        statement = statement.where(GroupBuyMember.status.in_(ACTIVE_MEMBER))
+    return (await session.execute(statement.order_by(GroupBuyMember.id))).scalars().all()
+
+
+async def _units_held(
+    session: AsyncSession, shop_id: int, campaign_id: int, customer_id: int
+) -> int:
+    statement = scoped(
+        GroupBuyMember, shop_id, func.coalesce(func.sum(GroupBuyMember.quantity), 0)
+    ).where(
+        GroupBuyMember.campaign_id == campaign_id,
+        GroupBuyMember.customer_id == customer_id,
+        GroupBuyMember.status.in_(ACTIVE_MEMBER),
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def _check_limit(
+    session: AsyncSession, campaign: GroupBuyCampaign, customer_id: int, quantity: int
+) -> None:
+    held = await _units_held(session, campaign.shop_id, campaign.id, customer_id)
+    if held + quantity > campaign.per_customer_limit:
+        raise Conflict(
+            f"group buy {campaign.title} allows {campaign.per_customer_limit} per customer; you "
+            f"already hold {held} and asked for {quantity}",
+            code="group_limit_exceeded",
+            field="quantity",
+        )
+
+
+@dataclass
+class GroupPurchase:
+    group: GroupBuyGroup
+    member: GroupBuyMember
+    order: Any
+
+
+async def open_group(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    campaign_id: int,
+    customer_id: int,
+    address_id: int | None,
+    quantity: int = 1,
+    display_name: str = "",
+    idempotency_key: str | None = None,
+    source_code: str = "",
+    share_code: str = "",
+) -> GroupPurchase:
+    """Open a group as its leader: the group, its first seat, and the leader's order."""
+    now = utcnow()
+    campaign = await get_campaign(session=session, shop_id=shop_id, campaign_id=campaign_id)
+    check_campaign_open(campaign, now)
+    await _check_limit(session, campaign, customer_id, quantity)
+    group = GroupBuyGroup(
+        shop_id=shop_id,
+        campaign_id=campaign.id,
+        code=new_group_code(),
+        leader_customer_id=customer_id,
+        group_size=campaign.group_size,
+        seats_taken=1,
+        expires_at=now + dt.timedelta(minutes=campaign.time_limit_minutes),
+    )
+    session.add(group)
+    await session.flush()
+    purchase = await _buy_seat(
+        session,
+        campaign,
+        group,
+        customer_id=customer_id,
+        address_id=address_id,
+        quantity=quantity,
+        display_name=display_name,
+        is_leader=True,
+        idempotency_key=idempotency_key,
+        source_code=source_code,
+        share_code=share_code,
+    )
+    _schedule_close(session, group)
+    _announce(session, campaign, group, event="opened")
+    return purchase
+
+
+async def join_group(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    code: str,
+    customer_id: int,
+    address_id: int | None,
+    quantity: int = 1,
+    display_name: str = "",
+    idempotency_key: str | None = None,
+    source_code: str = "",
+) -> GroupPurchase:
+    """Take a seat in an open group; full, closed, expired, twice, over the limit: refused."""
+    now = utcnow()
+    group = await get_group_by_code(session=session, shop_id=shop_id, code=code)
+    campaign = await get_campaign(session=session, shop_id=shop_id, campaign_id=group.campaign_id)
+    mine = (
+        await session.execute(
+            scoped(GroupBuyMember, shop_id).where(
+                GroupBuyMember.group_id == group.id,
+                GroupBuyMember.customer_id == customer_id,
+                GroupBuyMember.status.in_(ACTIVE_MEMBER),
+            )
+        )
+    ).scalar_one_or_none()
+    if mine is not None:
+        raise Conflict(
+            f"you are already in group {code}", code="group_already_joined", field="code"
+        )
+    _check_group_joinable(group, now)
+    check_campaign_open(campaign, now)
+    await _check_limit(session, campaign, customer_id, quantity)
+    taken = await session.execute(
+        update(GroupBuyGroup)
+        .where(
+            GroupBuyGroup.id == group.id,
+            GroupBuyGroup.status == GroupStatus.OPEN.value,
+            GroupBuyGroup.seats_taken < GroupBuyGroup.group_size,
+            GroupBuyGroup.expires_at > now,
+        )
+        .values(seats_taken=GroupBuyGroup.seats_taken + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        await session.refresh(group)
+        _check_group_joinable(group, now)
+        raise Conflict(f"group {code} is full", code="group_full", field="code")
+    await session.refresh(group)
+    purchase = await _buy_seat(
+        session,
+        campaign,
+        group,
+        customer_id=customer_id,
+        address_id=address_id,
+        quantity=quantity,
+        display_name=display_name,
+        is_leader=False,
+        idempotency_key=idempotency_key,
+        source_code=source_code,
+        share_code=group.code,
+    )
+    _announce(session, campaign, group, event="joined")
+    return purchase
+
+
+def _check_group_joinable(group: GroupBuyGroup, now: dt.datetime) -> None:
+    if group.status == GroupStatus.CONFIRMED.value:
+        raise Conflict(
+            f"group {group.code} is already complete; open a new group instead",
+            code="group_full",
+            field="code",
+        )
+    if group.status == GroupStatus.FAILED.value or group.expires_at <= now:
+        raise Conflict(
+            f"group {group.code} expired at {group.expires_at.isoformat()}; open a new group",
+            code="group_expired",
+            field="code",
+        )
+    if group.seats_taken >= group.group_size:
+        raise Conflict(
+            f"group {group.code} is full ({group.group_size} of {group.group_size} seats)",
+            code="group_full",
+            field="code",
+        )
+
+
+async def _buy_seat(
+    session: AsyncSession,
+    campaign: GroupBuyCampaign,
+    group: GroupBuyGroup,
+    *,
+    customer_id: int,
+    address_id: int | None,
+    quantity: int,
+    display_name: str,
+    is_leader: bool,
+    idempotency_key: str | None,
+    source_code: str,
+    share_code: str,
+) -> GroupPurchase:
+    from liveloop.commerce import orders as orders_service
+
+    order = await orders_service.place_order(
+        session=session,
+        shop_id=campaign.shop_id,
+        customer_id=customer_id,
+        lines=[orders_service.LineRequest(sku_id=campaign.sku_id, quantity=quantity)],
+        address_id=address_id,
+        live_session_id=campaign.live_session_id,
+        source_code=source_code,
+        share_code=share_code,
+        idempotency_key=idempotency_key,
+        price_overrides={campaign.sku_id: campaign.group_price_fen},
+        kind="group",
+        attribution={
+            "group_buy": {"campaign_id": campaign.id, "group_id": group.id, "code": group.code}
+        },
+    )
+    member = GroupBuyMember(
+        shop_id=campaign.shop_id,
+        group_id=group.id,
+        campaign_id=campaign.id,
+        customer_id=customer_id,
+        order_id=order.id,
+        quantity=quantity,
+        is_leader=is_leader,
+        display_name=mask_name(display_name),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(member)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"you are already in group {group.code}", code="group_already_joined", field="code"
+        ) from None
+    return GroupPurchase(group=group, member=member, order=order)
+
+
+# ----------------------------------------------------------------------- order lifecycle hooks
+
+
+async def _member_for(session: AsyncSession, order: Any) -> GroupBuyMember | None:
+    if order.kind != "group":
+        return None
+    statement = scoped(GroupBuyMember, order.shop_id).where(GroupBuyMember.order_id == order.id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+@hooks.on("order_paid")
+async def count_paid_member(*, session: AsyncSession, order: Any, **_: Any) -> None:
+    member = await _member_for(session, order)
+    if member is None:
+        return
+    now = utcnow()
+    moved = await session.execute(
+        update(GroupBuyMember)
+        .where(GroupBuyMember.id == member.id, GroupBuyMember.status == MemberStatus.PENDING.value)
+        .values(status=MemberStatus.PAID.value, paid_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return  # counted already (a repeated notification), or cancelled with its group
+    await session.refresh(member)
+    group = await get_group(session=session, shop_id=order.shop_id, group_id=member.group_id)
+    if group.status == GroupStatus.FAILED.value:
+        # Paid after the group failed (a late notification): give the money back at once.
+        await _refund_member(session, member, order, reason="group_failed")
+        return
+    await session.execute(
+        update(GroupBuyGroup)
+        .where(GroupBuyGroup.id == group.id)
+        .values(paid_count=GroupBuyGroup.paid_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(group)
+    if group.status == GroupStatus.OPEN.value and group.paid_count >= group.group_size:
+        await _confirm(session, group, simulated=False)
+
+
+@hooks.on("order_released")
+async def give_seat_back(*, session: AsyncSession, order: Any, **_: Any) -> None:
+    """An unpaid seat whose order expired or was cancelled is free for someone else."""
+    member = await _member_for(session, order)
+    if member is None or member.status != MemberStatus.PENDING.value:
+        return
+    removed = await session.execute(
+        delete(GroupBuyMember)
+        .where(GroupBuyMember.id == member.id, GroupBuyMember.status == MemberStatus.PENDING.value)
+        .execution_options(synchronize_session=False)
+    )
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        return
+    session.expunge(member)
+    await session.execute(
+        update(GroupBuyGroup)
+        .where(
+            GroupBuyGroup.id == member.group_id,
+            GroupBuyGroup.status == GroupStatus.OPEN.value,
+            GroupBuyGroup.seats_taken > 0,
+        )
+        .values(seats_taken=GroupBuyGroup.seats_taken - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def group_of_order(
+    *, session: AsyncSession, shop_id: int, order_id: int
+) -> GroupBuyGroup | None:
+    """The group an order belongs to (None for other orders): lets order pages show whether a
+    group order may ship yet (only once its group is confirmed)."""
+    statement = (
+        scoped(GroupBuyGroup, shop_id)
+        .join(GroupBuyMember, GroupBuyMember.group_id == GroupBuyGroup.id)
+        .where(GroupBuyMember.order_id == order_id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+# --------------------------------------------------------------------------- deadline and close
+
+
+async def _confirm(session: AsyncSession, group: GroupBuyGroup, *, simulated: bool) -> bool:
+    now = utcnow()
+    moved = await session.execute(
+        update(GroupBuyGroup)
+        .where(GroupBuyGroup.id == group.id, GroupBuyGroup.status == GroupStatus.OPEN.value)
+        .values(status=GroupStatus.CONFIRMED.value, confirmed_at=now, simulated=simulated)
+        .execution_options(synchronize_session=False)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(group)
+    campaign = await get_campaign(
+        session=session, shop_id=group.shop_id, campaign_id=group.campaign_id
+    )
+    _announce(session, campaign, group, event="confirmed")
+    log.info("group_confirmed", group_id=group.id, simulated=simulated)
+    return True
+
+
+async def close_group(
+    *, session: AsyncSession, shop_id: int, group_id: int, now: dt.datetime | None = None
+) -> str:
+    """At or after the deadline: confirm (full, or simulated) or fail and refund. Returns the
+    group's status; an early or repeated call changes nothing."""
+    now = now or utcnow()
+    group = await get_group(session=session, shop_id=shop_id, group_id=group_id)
+    if group.status != GroupStatus.OPEN.value or group.expires_at > now:
+        return group.status
+    if group.paid_count >= group.group_size:
+        await _confirm(session, group, simulated=False)
+        return group.status
+    settings = await get_settings(session=session, shop_id=shop_id)
+    if settings.simulate_group and group.paid_count > 0:
+        await _confirm(session, group, simulated=True)
+        return group.status
+    await _fail(session, group, now)
+    return group.status
+
+
+async def _fail(session: AsyncSession, group: GroupBuyGroup, now: dt.datetime) -> None:
+    from liveloop.commerce import orders as orders_service
+
+    moved = await session.execute(
+        update(GroupBuyGroup)
+        .where(GroupBuyGroup.id == group.id, GroupBuyGroup.status == GroupStatus.OPEN.value)
+        .values(status=GroupStatus.FAILED.value, failed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return
+    await session.refresh(group)
+    actor = system_actor(group.shop_id, label="group buy")
+    for member in await list_members(session=session, shop_id=group.shop_id, group_id=group.id):
+        order = await orders_service.get_order(
+            session=session, shop_id=group.shop_id, order_id=member.order_id
+        )
+        if member.status == MemberStatus.PAID.value:
+            await _refund_member(session, member, order, reason="group_failed")
+        elif member.status == MemberStatus.PENDING.value:
+            # Marked first, so the release hook does not hand the seat back to a failed group.
+            member.status = MemberStatus.CANCELLED.value
+            await session.flush()
+            if order.status == "pending_payment":
+                await orders_service.cancel_order(
+                    session=session,
+                    shop_id=group.shop_id,
+                    order_id=order.id,
+                    reason=f"group {group.code} did not fill in time",
+                    actor=actor,
+                )
+    campaign = await get_campaign(
+        session=session, shop_id=group.shop_id, campaign_id=group.campaign_id
+    )
+    _announce(session, campaign, group, event="failed")
+    log.info("group_failed", group_id=group.id, paid=group.paid_count)
+
+
+async def _refund_member(
+    session: AsyncSession, member: GroupBuyMember, order: Any, *, reason: str
+) -> None:
+    from liveloop.commerce.payments import refunds as payments_refunds
+
+    refundable = int(order.paid_fen) - int(order.refunded_fen)
+    if refundable > 0:
+        refund = await payments_refunds.create_refund(
+            session=session,
+            shop_id=member.shop_id,
+            order_id=order.id,
+            amount_fen=refundable,
+            reason=reason,
+            actor=system_actor(member.shop_id, label="group buy"),
+            idempotency_key=f"group-refund-{member.id}",
+        )
+        member.refund_id = refund.id
+    member.status = MemberStatus.REFUNDED.value
+    await session.flush()
+
+
+async def due_group_ids(
+    *, session: AsyncSession, now: dt.datetime | None = None
+) -> list[tuple[int, int]]:
+    """(shop_id, group_id) of open groups past their deadline, oldest first."""
+    now = now or utcnow()
+    rows = await session.execute(
+        select(GroupBuyGroup.shop_id, GroupBuyGroup.id)
+        .where(GroupBuyGroup.status == GroupStatus.OPEN.value, GroupBuyGroup.expires_at <= now)
+        .order_by(GroupBuyGroup.expires_at, GroupBuyGroup.id)
+        .limit(SWEEP_BATCH)
+    )
+    return [(int(shop_id), int(group_id)) for shop_id, group_id in rows.all()]
+
+
+def _schedule_close(session: AsyncSession, group: GroupBuyGroup) -> None:
+    from liveloop.commerce.groupbuy import tasks
+    from liveloop.core.jobs import enqueue_after_commit
+
+    # A little slack: the job finds the group past its deadline despite small clock skew
+    # between processes; the sweeper catches any job that was lost.
+    enqueue_after_commit(
+        session,
+        tasks.close_group_at_deadline,
+        eta=group.expires_at + dt.timedelta(seconds=5),
+        shop_id=group.shop_id,
+        group_id=group.id,
+    )
+
+
+# ------------------------------------------------------------------------------- views, room
+
+
+async def group_view(*, session: AsyncSession, group: GroupBuyGroup) -> dict[str, Any]:
+    campaign = await get_campaign(
+        session=session, shop_id=group.shop_id, campaign_id=group.campaign_id
+    )
+    members = await list_members(session=session, shop_id=group.shop_id, group_id=group.id)
+    return {
+        **{
+            name: getattr(group, name)
+            for name in (
+                "id",
+                "code",
+                "campaign_id",
+                "group_size",
+                "seats_taken",
+                "paid_count",
+                "status",
+                "simulated",
+                "expires_at",
+                "confirmed_at",
+                "failed_at",
+            )
+        },
+        "title": campaign.title,
+        "product_id": campaign.product_id,
+        "sku_id": campaign.sku_id,
+        "group_price_fen": campaign.group_price_fen,
+        "seats_left": max(group.group_size - group.seats_taken, 0),
+        "members": [
+            {
+                "name": m.display_name or "**",
+                "is_leader": m.is_leader,
+                "status": m.status,
+                "quantity": m.quantity,
+                "paid_at": m.paid_at,
+            }
+            for m in members
+        ],
+    }
+
+
+def _announce(
+    session: AsyncSession, campaign: GroupBuyCampaign, group: GroupBuyGroup, *, event: str
+) -> None:
+    if campaign.live_session_id is None:
+        return
+    send_after_commit(
+        session,
+        live_session_id=campaign.live_session_id,
+        message={
+            "type": "group_buy",
+            "event": event,
+            "group": {
+                "code": group.code,
+                "campaign_id": campaign.id,
+                "title": campaign.title,
+                "product_id": campaign.product_id,
+                "group_price_fen": campaign.group_price_fen,
+                "group_size": group.group_size,
+                "seats_taken": group.seats_taken,
+                "paid": group.paid_count,
+                "status": group.status,
+                "expires_at": group.expires_at.isoformat(),
+            },
+        },
+    )
