@@ -30,6 +30,8 @@ ROUTER_MODULES = (
     "liveloop.live.ws",
     "liveloop.live.api",
     "liveloop.live.public_api",
+    "liveloop.commerce.api",
+    "liveloop.commerce.viewer_api",
     "liveloop.web.pages",
     "liveloop.shops.pages",
     "liveloop.customers.pages",
@@ -39,7 +41,7 @@ ROUTER_MODULES = (
 )
 
 # Modules declaring background jobs, imported so the queue knows every task.
-JOB_MODULES = ("liveloop.customers.tasks",)
+JOB_MODULES = ("liveloop.customers.tasks", "liveloop.commerce.tasks")
 
 
 def create_app(

@@ -133,7 +133,12 @@ class FlashCounters:
     def from_url(cls, url: str) -> FlashCounters:
         import redis.asyncio as redis
 
-        return cls(redis.Redis.from_url(url, decode_responses=True))
+        # Blocking pool: a burst of buyers waits for a connection instead of failing with
+        # "Too many connections" (a sold-out refusal must stay a refusal, not an error).
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=20, decode_responses=True
+        )
+        return cls(redis.Redis(connection_pool=pool))
 
     def keys(self, shop_id: int, sale_id: int) -> list[str]:
         base = f"{self.prefix}:{shop_id}:{sale_id}"
