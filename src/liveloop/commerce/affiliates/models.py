@@ -159,6 +159,10 @@ class Commission(IdMixin, TimestampMixin, ShopScoped, Base):
     settle_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 
+    @property
+    def owed_fen(self) -> int:
+        return self.amount_fen - self.reversed_fen
+
 
 class CommissionReversal(IdMixin, ShopScoped, Base):
     """What one refund took back from one commission; unique so a replayed refund is a no-op."""
