@@ -7,6 +7,7 @@ from liveloop.commerce.assist import models as assist_models
 from liveloop.commerce.coupons import models as coupon_models
 from liveloop.commerce.flash import models as flash_models
 from liveloop.commerce.groupbuy import models as groupbuy_models
+from liveloop.commerce.payments import models as payment_models
 from liveloop.core.database import Base
 from liveloop.customers import models as customer_models
 from liveloop.events import models as event_models
@@ -25,5 +26,6 @@ __all__ = [
     "flash_models",
     "groupbuy_models",
     "live_models",
+    "payment_models",
     "shop_models",
 ]

@@ -352,9 +352,10 @@ class WeChatPayProvider:
         payload: dict[str, Any] = {
             "out_refund_no": refund.out_refund_no,
             "reason": refund.reason[:80],
-            "notify_url": refund.notify_url,
             "amount": {"refund": refund.refund_fen, "total": refund.total_fen, "currency": "CNY"},
         }
+        if refund.notify_url:  # optional: without it the refund job asks again until final
+            payload["notify_url"] = refund.notify_url
         if refund.transaction_id:
             payload["transaction_id"] = refund.transaction_id
         else:
