@@ -34,7 +34,7 @@ def migrate() -> None:
     )
 
 
-def _serve(*, embedded_worker: bool, workers: int = 1) -> None:
+def _serve(*, embedded_worker: bool, workers: int = 1, demo_audience: int = 0) -> None:
     import uvicorn
 
     settings = get_settings_or_exit()
@@ -57,13 +57,23 @@ def _serve(*, embedded_worker: bool, workers: int = 1) -> None:
         settings, run_embedded_worker=embedded_worker and settings.queue_backend != "immediate"
     )
     console.print(f"LiveLoop console: [bold]{settings.public_base_url}/console[/bold]")
-    uvicorn.run(
+    config = uvicorn.Config(
         application,
         host=settings.host,
         port=settings.port,
         proxy_headers=True,
         log_level=settings.log_level,
         access_log=False,  # our access line in core.metrics leaves out query strings
+    )
+    if not demo_audience:
+        uvicorn.Server(config).run()
+        return
+    from liveloop.demo.audience import serve_with_audience
+
+    asyncio.run(
+        serve_with_audience(
+            uvicorn.Server(config), database=application.state.database, size=demo_audience
+        )
     )
 
 
@@ -77,7 +87,7 @@ def web_app_factory() -> object:
 def run() -> None:
     """Start LiveLoop in one process: pages, API, WebSockets and the job consumer (embedded)."""
     settings = get_settings_or_exit()
-    _serve(embedded_worker=settings.embedded_worker)
+    _serve(embedded_worker=settings.embedded_worker, demo_audience=settings.demo_audience)
 
 
 @app.command()

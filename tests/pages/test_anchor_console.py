@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from liveloop.live.viewers import ROLE_STAFF, read_viewer_token
 from tests import factories
 from tests.factories.live import make_live_session
+from tests.pages.test_console_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, SCREENSHOTS
+from tests.pages.test_live_viewer import PHONE, LiveServer, live_server, open_room
 from tests.web.conftest import log_in
+
+__all__ = ["live_server"]  # the fixture, shared with the viewer page's tests
 
 CONFIG = re.compile(r'<script type="application/json" id="console-config">(.*?)</script>', re.S)
 
@@ -110,3 +116,103 @@ async def test_ended_and_cancelled_sessions_still_open(anon_client, session, sho
     assert page.status_code == 200 and console_config(page.text)["status"] == "ended"
     page = await anon_client.get(f"/console/live/{cancelled.id}")
     assert page.status_code == 200 and console_config(page.text)["token"] is None
+
+
+# ------------------------------------------------------------------ in a real Chromium
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")
+async def test_anchor_pushes_a_product_and_moderates_what_a_viewer_page_shows(
+    live_server: LiveServer,
+) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    expect = playwright_api.expect
+    tea_id = live_server.product_ids[0]
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            desk = await browser.new_context(
+                locale="zh-CN", viewport={"width": 1360, "height": 900}, reduced_motion="reduce"
+            )
+            phone = await browser.new_context(
+                locale="zh-CN",
+                viewport=PHONE,
+                is_mobile=True,
+                has_touch=True,
+                reduced_motion="reduce",
+            )
+            problems: list[str] = []
+            anchor = await desk.new_page()
+            viewer = await phone.new_page()
+            for page in (anchor, viewer):
+                page.on("pageerror", lambda error: problems.append(str(error)))
+
+            room_path = f"/console/live/{live_server.live_session_id}"
+            await anchor.goto(f"{live_server.base}/console/login?next={room_path}")
+            await anchor.fill("input[name=email]", live_server.anchor_email)
+            await anchor.fill("input[name=password]", factories.PASSWORD)
+            await anchor.click("button[type=submit].primary")
+            await expect(anchor).to_have_url(f"{live_server.base}{room_path}")
+            await expect(anchor.locator("#connection-state")).to_have_attribute(
+                "data-state", "live"
+            )
+            await open_room(viewer, live_server)
+            await expect(anchor.locator("#figure-online")).not_to_have_text("0")
+
+            # 上链接 in the console; the viewer's phone shows the card.
+            await anchor.click(f'.push-button[data-product-id="{tea_id}"]')
+            await expect(viewer.locator("#pushed")).to_be_visible()
+            await expect(viewer.locator("#pushed-name")).to_have_text("明前龙井")
+            await expect(anchor.locator("#pushed-now-name")).to_have_text("明前龙井")
+            await expect(
+                anchor.locator(f'.room-product[data-product-id="{tea_id}"]')
+            ).to_have_class(re.compile("current"))
+
+            # Notices typed in the console reach the room.
+            await anchor.fill("#announcement-input", "今晚8点抽奖，关注不迷路")
+            await anchor.click("#announcement-form button[type=submit]")
+            await expect(viewer.locator("#announcement-text")).to_have_text(
+                "今晚8点抽奖，关注不迷路"
+            )
+
+            # A viewer comments; the anchor sees it with who wrote it and deletes it.
+            await viewer.fill("#comment-input", "这款能便宜点吗")
+            await viewer.press("#comment-input", "Enter")
+            item = anchor.locator("#comment-stream .comment-item", has_text="这款能便宜点吗")
+            await expect(item).to_have_count(1)
+            await expect(item.locator("[data-act=mute]")).to_have_count(1)
+            await expect(
+                viewer.locator("#danmaku [data-id]", has_text="这款能便宜点吗")
+            ).to_have_count(1)
+            await item.locator("[data-act=delete]").click()
+            await expect(item).to_have_class(re.compile("deleted"))
+            await expect(viewer.locator("#danmaku .line", has_text="这款能便宜点吗")).to_have_count(
+                0
+            )
+
+            # Mute for 10 minutes: the viewer is told, and the next comment is refused.
+            await viewer.fill("#comment-input", "再问一次")
+            await viewer.press("#comment-input", "Enter")
+            second = anchor.locator("#comment-stream .comment-item", has_text="再问一次")
+            await second.locator("[data-act=mute]").click()
+            await expect(viewer.locator("#danmaku .line-system").last).to_be_visible()
+            await viewer.fill("#comment-input", "禁言了还能说吗")
+            await viewer.press("#comment-input", "Enter")
+            await expect(
+                anchor.locator("#comment-stream .comment-item", has_text="禁言了还能说吗")
+            ).to_have_count(0)
+            await expect(viewer.locator("#danmaku .line", has_text="禁言了还能说吗")).to_have_count(
+                0
+            )
+
+            await anchor.screenshot(
+                path=str(SCREENSHOTS / "liveloop-anchor-console.png"), full_page=True
+            )
+            await anchor.click("#unpush-button")
+            await expect(viewer.locator("#pushed")).to_be_hidden()
+            assert problems == []
+        finally:
+            await browser.close()

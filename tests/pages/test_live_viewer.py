@@ -3,13 +3,36 @@ Uvicorn server, fed by another real WebSocket client."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from liveloop.core.database import Database
 from liveloop.live import service as live_service
+from liveloop.models import Base
+from liveloop.shops.service import actor_for_staff
 from tests import factories
 from tests.factories.live import make_live_session
+from tests.pages.test_console_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HAVE_CHROMIUM,
+    SCREENSHOTS,
+    free_port,
+    start_uvicorn,
+)
 
+PHONE = {"width": 375, "height": 667}
 CONFIG = re.compile(r'<script type="application/json" id="room-config">(.*?)</script>', re.S)
 
 
@@ -99,3 +122,237 @@ async def test_viewer_page_language_switch_comes_back_to_the_room(
     assert response.headers["location"] == f"/live/{live.code}?src=kol7"
     again = await anon_client.get(response.headers["location"])
     assert again.headers["content-language"] == "en"
+
+
+# ------------------------------------------------------------------ in a real Chromium
+
+
+@dataclass
+class LiveServer:
+    base: str
+    database_url: str
+    code: str
+    live_session_id: int
+    api_key: str
+    anchor_email: str
+    product_ids: list[int]
+
+    async def api(self, method: str, path: str, json_body: object = None) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.base, timeout=15) as client:
+            headers = {"Authorization": f"Bearer {self.api_key}"}
+            return await client.request(method, path, json=json_body, headers=headers)
+
+
+async def seed_live_room(url: str) -> dict[str, object]:
+    database = Database(url)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    async with database.sessionmaker() as session:
+        shop = await factories.make_shop(session, name="茶语小铺")
+        owner = await factories.make_staff(session, shop_id=shop.id, role="owner")
+        anchor = await factories.make_staff(session, shop_id=shop.id, role="anchor")
+        tea = await factories.make_product(
+            session,
+            shop_id=shop.id,
+            name="明前龙井",
+            skus=[
+                {"price_fen": 12900, "stock": 30, "specs": {"规格": "100g"}},
+                {"price_fen": 23900, "stock": 12, "specs": {"规格": "250g"}},
+            ],
+        )
+        cup = await factories.make_product(session, shop_id=shop.id, name="青瓷杯", price_fen=5900)
+        live = await make_live_session(
+            session, shop_id=shop.id, title="秋茶专场", status="live", product_ids=[tea.id, cup.id]
+        )
+        api_key = await factories.make_api_key(session, actor=actor_for_staff(owner))
+        await session.commit()
+        seeded: dict[str, object] = {
+            "code": live.code,
+            "live_session_id": live.id,
+            "api_key": api_key,
+            "anchor_email": anchor.email,
+            "product_ids": [tea.id, cup.id],
+        }
+    await database.dispose()
+    return seeded
+
+
+@pytest.fixture
+async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """`liveloop` in a Uvicorn subprocess over a fresh SQLite file, with a room that is live."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+    seeded = await seed_live_room(url)
+    port = free_port()
+    log_path = tmp_path / "uvicorn.log"
+    process = start_uvicorn(url, port, tmp_path / "var", log_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):  # wait for start-up (up to ~30 s), not a timing assertion
+                if process.poll() is not None:
+                    break
+                try:
+                    if (await client.get(f"{base}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        if process.poll() is not None:
+            pytest.fail(f"uvicorn exited: {log_path.read_text()[-3000:]}")
+        yield LiveServer(base=base, database_url=url, **seeded)  # type: ignore[arg-type]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+class RoomClient:
+    """Another viewer: a real WebSocket client holding a guest token."""
+
+    def __init__(self, server: LiveServer, device_id: str) -> None:
+        self.server = server
+        self.device_id = device_id
+        self.socket: ClientConnection | None = None
+
+    async def __aenter__(self) -> RoomClient:
+        async with httpx.AsyncClient(base_url=self.server.base) as client:
+            answer = await client.post(
+                f"/api/v1/public/live/{self.server.code}/token",
+                json={"device_id": self.device_id, "nickname": "小王"},
+            )
+        answer.raise_for_status()
+        ws_base = self.server.base.replace("http://", "ws://")
+        self.socket = await connect(f"{ws_base}/ws/live/{self.server.live_session_id}")
+        await self.send({"type": "join", "token": answer.json()["token"], "last_seq": None})
+        await self.wait_for(lambda msg: msg["type"] == "snapshot")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.socket is not None
+        await self.socket.close()
+
+    async def send(self, message: dict[str, object]) -> None:
+        assert self.socket is not None
+        await self.socket.send(json.dumps(message, ensure_ascii=False))
+
+    async def wait_for(self, matches: Callable[[dict], bool]) -> dict:  # type: ignore[type-arg]
+        assert self.socket is not None
+        async with asyncio.timeout(20):
+            while True:
+                frame = json.loads(await self.socket.recv())
+                for msg in frame["msgs"]:
+                    if matches(msg):
+                        return msg  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def chromium_page(viewport: dict[str, int] | None = None) -> AsyncIterator[Any]:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(
+                locale="zh-CN",
+                viewport=viewport or PHONE,
+                is_mobile=True,
+                has_touch=True,
+                reduced_motion="reduce",
+            )
+            page = await context.new_page()
+            page.problems = []
+            page.on("pageerror", lambda error: page.problems.append(str(error)))
+            yield page
+        finally:
+            await browser.close()
+
+
+async def open_room(page: Any, server: LiveServer) -> None:
+    await page.goto(f"{server.base}/live/{server.code}")
+    expect = pytest.importorskip("playwright.async_api").expect
+    await expect(page.locator("#online-count")).not_to_have_text("0")  # joined: counted online
+    await expect(page.locator("#connection")).to_be_hidden()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")
+async def test_viewer_sees_danmaku_likes_and_a_pushed_product(live_server: LiveServer) -> None:
+    expect = pytest.importorskip("playwright.async_api").expect
+    async with chromium_page() as page:
+        await open_room(page, live_server)
+        await expect(page.locator("#room-title")).to_have_text("秋茶专场")
+        await expect(page.locator("#bag-count")).to_have_text("2")
+
+        async with RoomClient(live_server, "device-other-viewer-1") as other:
+            await other.send(
+                {"type": "comment", "text": "主播好美，龙井多少钱？", "client_id": "c1"}
+            )
+            await other.send({"type": "like", "count": 7})
+            line = page.locator("#danmaku .line-comment", has_text="主播好美，龙井多少钱？")
+            await expect(line).to_have_count(1)
+            await expect(line.locator(".line-name")).to_contain_text("小王")
+            await expect(page.locator("#like-total")).to_have_attribute("data-total", "7")
+
+            # The page's own taps go out batched and come back in the room's total.
+            for _ in range(3):
+                await page.click("#like-button")
+            await other.wait_for(lambda m: m["type"] == "like_total" and m["total"] >= 10)
+
+            tea_id = live_server.product_ids[0]
+            pushed = await live_server.api(
+                "POST", f"/api/v1/live/{live_server.live_session_id}/push", {"product_id": tea_id}
+            )
+            assert pushed.status_code == 200, pushed.text
+            card = page.locator("#pushed")
+            await expect(card).to_be_visible()
+            await expect(page.locator("#pushed-name")).to_have_text("明前龙井")
+            await expect(page.locator("#pushed-price")).to_have_text("¥129.00 – ¥239.00")
+            await expect(page.locator("#pushed-stock")).to_have_attribute("data-stock", "42")
+
+            # Buy: choose a size, and the page hands over to checkout with the DOM event.
+            await page.evaluate(
+                "document.addEventListener('liveloop:buy', e => { window.__buy = e.detail; })"
+            )
+            await page.click("#pushed-skus .sku-chip >> text=250g")
+            await expect(page.locator("#pushed-price")).to_have_text("¥239.00")
+            await page.click("#pushed-buy")
+            detail = await page.wait_for_function("window.__buy")
+            bought = await detail.json_value()
+            assert (
+                bought["product_id"] == tea_id
+                and bought["live_session_id"] == live_server.live_session_id
+            )
+            assert bought["sku_id"] is not None
+            clicked = await other.wait_for(lambda m: m["type"] == "product_push")
+            assert clicked["product"]["id"] == tea_id
+
+            await page.screenshot(path=str(SCREENSHOTS / "liveloop-viewer.png"))
+            await live_server.api("POST", f"/api/v1/live/{live_server.live_session_id}/unpush")
+            await expect(card).to_be_hidden()
+        assert page.problems == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")
+async def test_html_in_a_comment_is_shown_as_text(live_server: LiveServer) -> None:
+    expect = pytest.importorskip("playwright.async_api").expect
+    hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    async with chromium_page() as page:
+        await open_room(page, live_server)
+        async with RoomClient(live_server, "device-hostile-viewer") as other:
+            await other.send({"type": "comment", "text": hostile, "client_id": "x1"})
+            line = page.locator("#danmaku .line-comment .line-text").last
+            await expect(line).to_have_text(hostile)
+        assert await page.locator("#danmaku img, #danmaku script").count() == 0
+        assert await page.evaluate("window.__pwned") is None
+        # The page's own comment box takes the same road.
+        await page.fill("#comment-input", "<b>粗体</b>")
+        await page.press("#comment-input", "Enter")
+        await expect(page.locator("#danmaku .line-mine .line-text").last).to_have_text(
+            "<b>粗体</b>"
+        )
+        assert await page.locator("#danmaku b").count() == 0
+        assert page.problems == []

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     order_payment_minutes: int = Field(
         15, ge=1, le=1440, description="An unpaid order expires after this many minutes."
     )
+    demo_audience: int = Field(
+        40,
+        ge=0,
+        le=2000,
+        description="Simulated viewers `liveloop run` sends into the demo's live room; 0 = off.",
+    )
     sql_echo: bool = False
 
     @field_validator("database_url")

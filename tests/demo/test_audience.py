@@ -1,0 +1,186 @@
+"""The simulated demo audience: its room bookkeeping, and real WebSocket viewers in a real room."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from sqlalchemy import func, select
+
+from liveloop.core.database import Database
+from liveloop.demo.audience import (
+    PHRASES,
+    DemoAudience,
+    Rates,
+    RoomView,
+    ViewerContext,
+    chat_like_click,
+    comment_text,
+    find_demo_room,
+    local_base_url,
+    websocket_url,
+)
+from liveloop.demo.seed import DEMO_SHOP_NAME
+from liveloop.events.models import Event
+from tests import factories
+from tests.factories.live import make_live_session
+from tests.pages.test_live_viewer import LiveServer, RoomClient, live_server
+
+__all__ = ["live_server"]  # the real server fixture, shared with the page tests
+
+TEA = {"id": 7, "name": "明前龙井", "skus": []}
+
+
+def context(room: RoomView, sent: list[dict], seed: int = 1) -> ViewerContext:  # type: ignore[type-arg]
+    async def send(message: dict) -> None:  # type: ignore[type-arg]
+        sent.append(message)
+
+    return ViewerContext(
+        number=1,
+        device_id="demo-device-1",
+        nickname="小鹿1",
+        rng=random.Random(seed),
+        room=room,
+        send=send,
+        tick_seconds=1.0,
+        base_url="http://127.0.0.1:8000",
+    )
+
+
+def test_room_view_follows_snapshot_push_unpush_and_state() -> None:
+    room = RoomView()
+    room.apply(
+        {
+            "type": "snapshot",
+            "state": {
+                "status": "live",
+                "comments_enabled": False,
+                "product": None,
+                "lineup": [TEA],
+            },
+        }
+    )
+    assert (room.status, room.comments_enabled, room.lineup) == ("live", False, [TEA])
+    room.apply({"type": "product_push", "product": TEA})
+    assert room.product == TEA
+    room.apply({"type": "product_unpush", "product_id": 8})
+    assert room.product == TEA  # another product's take-down leaves this one up
+    room.apply({"type": "product_unpush", "product_id": 7})
+    assert room.product is None
+    room.apply({"type": "room_state", "status": "ended", "comments_enabled": True})
+    assert (room.status, room.comments_enabled) == ("ended", True)
+
+
+async def test_default_step_talks_likes_and_clicks_the_pushed_product_once() -> None:
+    sent: list[dict] = []  # type: ignore[type-arg]
+    room = RoomView(product=TEA, lineup=[TEA])
+    ctx = context(room, sent)
+    step = chat_like_click(Rates(comment=1.0, like_burst=1.0, click_pushed=1.0, gift=0.0))
+    for _ in range(3):
+        await step(ctx)
+    kinds = [m["type"] for m in sent]
+    assert kinds.count("comment") == 3
+    assert kinds.count("product_click") == 1  # once per pushed product
+    assert all(1 <= m["count"] <= 100 for m in sent if m["type"] == "like")
+    assert all(0 < len(m["text"]) <= 200 for m in sent if m["type"] == "comment")
+
+    sent.clear()
+    room.status = "ended"
+    await step(ctx)
+    assert sent == []  # nothing is said in a room that has closed
+    room.status, room.comments_enabled = "live", False
+    await step(ctx)
+    assert "comment" not in [m["type"] for m in sent]
+
+
+def test_comments_are_chinese_and_some_name_the_products() -> None:
+    ctx = context(RoomView(product=TEA, lineup=[TEA]), [], seed=3)
+    texts = [comment_text(ctx) for _ in range(200)]
+    assert any("明前龙井" in text for text in texts)
+    assert any(text in PHRASES for text in texts)
+    assert len(set(texts)) > 20
+    bare = context(RoomView(), [], seed=3)
+    assert all(comment_text(bare) in PHRASES for _ in range(50))
+
+
+def test_urls_of_the_servers_own_room() -> None:
+    assert websocket_url("http://127.0.0.1:8000/", 12) == "ws://127.0.0.1:8000/ws/live/12"
+    assert websocket_url("https://live.example.com", 3) == "wss://live.example.com/ws/live/3"
+    assert local_base_url("0.0.0.0", 8000) == "http://127.0.0.1:8000"
+    assert local_base_url("::1", 9000) == "http://[::1]:9000"
+
+
+async def test_demo_room_is_the_demo_shops_live_session(session) -> None:
+    assert await find_demo_room(session) is None
+    demo = await factories.make_shop(session, name=DEMO_SHOP_NAME)
+    other = await factories.make_shop(session, name="别家小店")
+    await make_live_session(session, shop_id=other.id, status="live")
+    await make_live_session(session, shop_id=demo.id, status="scheduled")
+    assert await find_demo_room(session) is None
+    live = await make_live_session(session, shop_id=demo.id, status="live")
+    assert await find_demo_room(session) == (live.code, live.id)
+
+
+async def product_clicks(database_url: str) -> int:
+    database = Database(database_url)
+    try:
+        async with database.sessionmaker() as session:
+            statement = (
+                select(func.count()).select_from(Event).where(Event.type == "live_product_click")
+            )
+            return int((await session.execute(statement)).scalar_one())
+    finally:
+        await database.dispose()
+
+
+async def test_simulated_viewers_fill_a_real_room_and_leave_cleanly(
+    live_server: LiveServer,
+) -> None:
+    audience = DemoAudience(
+        base_url=live_server.base,
+        code=live_server.code,
+        live_session_id=live_server.live_session_id,
+        size=4,
+        ramp_seconds=0.5,
+        mean_watch_seconds=3600,
+        tick_seconds=0.25,
+        steps=[chat_like_click(Rates(comment=0.6, like_burst=0.5, click_pushed=2.0, gift=0.0))],
+        seed=11,
+    )
+    async with RoomClient(live_server, "device-observer-01") as observer:
+        audience.start()
+        try:
+            await observer.wait_for(lambda m: m["type"] == "viewer_count" and m["online"] >= 5)
+            speakers: set[str] = set()
+
+            def from_two_viewers(msg: dict) -> bool:  # type: ignore[type-arg]
+                if msg["type"] == "comment":
+                    speakers.add(msg["user"]["key"])
+                return len(speakers) >= 2
+
+            await observer.wait_for(from_two_viewers)
+            await observer.wait_for(lambda m: m["type"] == "like_total" and m["total"] > 0)
+            tea = live_server.product_ids[0]
+            pushed = await live_server.api(
+                "POST", f"/api/v1/live/{live_server.live_session_id}/push", {"product_id": tea}
+            )
+            assert pushed.status_code == 200, pushed.text
+            for _ in range(200):  # the room writes events in batches; wait for the clicks
+                if await product_clicks(live_server.database_url) > 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert await product_clicks(live_server.database_url) > 0
+        finally:
+            await audience.stop()
+        assert audience.online == 0
+        await observer.wait_for(lambda m: m["type"] == "viewer_count" and m["online"] == 1)
+
+
+@pytest.mark.parametrize("size", [0])
+async def test_an_empty_audience_starts_and_stops(size: int) -> None:
+    audience = DemoAudience(base_url="http://127.0.0.1:9", code="x", live_session_id=1, size=size)
+    audience.start()
+    await asyncio.sleep(0)
+    await audience.stop()
+    assert audience.online == 0
