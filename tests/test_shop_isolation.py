@@ -53,6 +53,8 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/live/{live_session_id}/bans"): {"device_id": "device-0001aa"},
     ("POST", "/api/v1/live/{live_session_id}/kicks"): {"device_id": "device-0001aa"},
     ("PATCH", "/api/v1/live/words/{word_id}"): {"action": "block"},
+    ("POST", "/api/v1/orders/{order_id}/ship"): {"carrier": "顺丰", "tracking_number": "SF1"},
+    ("POST", "/api/v1/orders/{order_id}/cancel"): {"reason": "缺货"},
 }
 MULTIPART_ROUTES = {
     ("POST", "/api/v1/products/{product_id}/images"),
@@ -90,6 +92,8 @@ CONSOLE_FORM = {
     "notes": "",
     "position": "0",
     "active": "1",
+    "carrier": "顺丰",
+    "tracking_number": "SF1",
 }
 
 
@@ -163,7 +167,11 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
     words = await live_moderation.add_words(
         session=session, actor=other_actor, words=[("x", "mask")]
     )
+    order = await factories.make_order(
+        session, shop_id=other_shop.id, customer_id=customer.id, lines=[(product.skus[0].id, 1)]
+    )
     return {
+        "order_id": order.id,
         "staff_id": staff.id,
         "api_key_id": api_key.id,
         "group_id": group.id,

@@ -32,6 +32,8 @@ ROUTER_MODULES = (
     "liveloop.live.public_api",
     "liveloop.commerce.api",
     "liveloop.commerce.viewer_api",
+    "liveloop.commerce.payments.api",
+    "liveloop.commerce.payments.pages",
     "liveloop.web.pages",
     "liveloop.shops.pages",
     "liveloop.customers.pages",
@@ -41,7 +43,11 @@ ROUTER_MODULES = (
 )
 
 # Modules declaring background jobs, imported so the queue knows every task.
-JOB_MODULES = ("liveloop.customers.tasks", "liveloop.commerce.tasks")
+JOB_MODULES = (
+    "liveloop.customers.tasks",
+    "liveloop.commerce.tasks",
+    "liveloop.commerce.payments.tasks",
+)
 
 
 def create_app(

@@ -20,24 +20,6 @@ from liveloop.events.models import Event
 from tests import factories
 
 
-@pytest.fixture
-async def buyer(session, shop):  # type: ignore[no-untyped-def]
-    return await factories.make_customer(session, shop_id=shop.id, name="张伟")
-
-
-@pytest.fixture
-async def tea(session, shop):  # type: ignore[no-untyped-def]
-    return await factories.make_product(
-        session,
-        shop_id=shop.id,
-        name="明前龙井",
-        skus=[
-            {"specs": {"规格": "50g"}, "price_fen": 5990, "stock": 10},
-            {"specs": {"规格": "礼盒"}, "price_fen": 19900, "stock": 2},
-        ],
-    )
-
-
 async def stock_of(session, sku_id: int) -> int:  # type: ignore[no-untyped-def]
     sku = await catalog_service.get_sku(
         session=session, shop_id=(await _shop(session, sku_id)), sku_id=sku_id

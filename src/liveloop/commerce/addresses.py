@@ -172,3 +172,24 @@ async def delete_address(
     )
     await session.delete(address)
     await session.flush()
+
+
+async def find_or_create_address(
+    *, session: AsyncSession, shop_id: int, customer_id: int, data: AddressData
+) -> Address:
+    """The customer's address equal to `data` (a repeated checkout), else a new one."""
+    phone, data = check_address(data)
+    for address in await list_addresses(session=session, shop_id=shop_id, customer_id=customer_id):
+        view = view_address(address)
+        same = (
+            view.recipient_name == data.recipient_name.strip()
+            and (view.region, view.city, view.district)
+            == (data.region.strip(), data.city.strip(), data.district.strip())
+            and view.detail == data.detail.strip()
+            and address_phone(address) == phone
+        )
+        if same:
+            return address
+    return await create_address(
+        session=session, shop_id=shop_id, customer_id=customer_id, data=data
+    )

@@ -118,7 +118,11 @@ async def set_shipping_rule(
         await session.execute(select(CommerceSettings).where(CommerceSettings.shop_id == shop_id))
     ).scalar_one_or_none()
     if row is None:
-        row = CommerceSettings(shop_id=shop_id)
+        row = CommerceSettings(
+            shop_id=shop_id,
+            shipping_fee_fen=fee_fen,
+            free_shipping_threshold_fen=free_threshold_fen,
+        )
         session.add(row)
     row.shipping_fee_fen = fee_fen
     row.free_shipping_threshold_fen = free_threshold_fen

@@ -77,7 +77,8 @@ class CommerceSettings(IdMixin, TimestampMixin, ShopScoped, Base):
 
     shipping_fee_fen: Mapped[int] = mapped_column(Integer, default=1000)
     # Orders whose items (after discounts) reach this ship free; None = never free.
-    free_shipping_threshold_fen: Mapped[int | None] = mapped_column(Integer, default=9900)
+    # (No column default: an explicit None must be stored as "never free", not replaced.)
+    free_shipping_threshold_fen: Mapped[int | None] = mapped_column(Integer)
 
 
 class Cart(IdMixin, TimestampMixin, ShopScoped, Base):
