@@ -38,6 +38,8 @@ ROUTER_MODULES = (
     "liveloop.shops.pages",
     "liveloop.customers.pages",
     "liveloop.catalog.pages",
+    "liveloop.commerce.pages",
+    "liveloop.live.pages",
     "liveloop.live.viewer_pages",
     "liveloop.live.room_console",
 )

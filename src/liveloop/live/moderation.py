@@ -213,12 +213,16 @@ async def add_words(
     return changed
 
 
+async def get_word(*, session: AsyncSession, shop_id: int, word_id: int) -> SensitiveWord:
+    return await get_scoped(
+        session, SensitiveWord, shop_id=shop_id, record_id=word_id, label="word"
+    )
+
+
 async def update_word(
     *, session: AsyncSession, actor: Actor, word_id: int, action: str
 ) -> SensitiveWord:
-    row = await get_scoped(
-        session, SensitiveWord, shop_id=actor.shop_id, record_id=word_id, label="word"
-    )
+    row = await get_word(session=session, shop_id=actor.shop_id, word_id=word_id)
     row.action = WordAction(action).value
     await record_audit(
         session=session,
@@ -595,6 +599,7 @@ __all__ = [
     "delete_word",
     "find_active_restriction",
     "fold_text",
+    "get_word",
     "kick",
     "lift_restriction",
     "list_restrictions",

@@ -68,8 +68,6 @@ NAV: tuple[NavGroup, ...] = (
                 "/console/live",
                 "video",
                 P.LIVE_MANAGE,
-                available=False,
-                summary=N_("Schedule live sessions, push products, run coupons and lotteries."),
             ),
             NavItem(
                 "orders",
@@ -77,8 +75,6 @@ NAV: tuple[NavGroup, ...] = (
                 "/console/orders",
                 "receipt",
                 P.ORDERS_MANAGE,
-                available=False,
-                summary=N_("Orders, payments, refunds and shipping."),
             ),
         ),
     ),
