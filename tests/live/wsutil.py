@@ -21,11 +21,11 @@ from liveloop.core.settings import Settings
 from liveloop.live import moderation
 from liveloop.live.viewers import ROLE_STAFF, ViewerClaims, sign_viewer_token
 from liveloop.models import Base
-from liveloop.shops.service import system_actor
+from liveloop.shops.service import actor_for_staff, system_actor
 from tests.factories.catalog import make_product
 from tests.factories.customers import make_customer
 from tests.factories.live import make_live_session
-from tests.factories.shops import make_shop, make_staff
+from tests.factories.shops import make_api_key, make_shop, make_staff
 
 SECRET_KEY = "test-secret-key-not-for-production"
 REPO = Path(__file__).parents[2]
@@ -78,8 +78,10 @@ async def seed_rooms(url: str, *, live_rooms: int = 6) -> dict[str, Any]:
             device_id="banned-device",
             reason="spam",
         )
+        api_key = await make_api_key(session, actor=actor_for_staff(anchor))
         await session.commit()
         ids = {
+            "api_key": api_key,
             "shop": shop.id,
             "anchor": anchor.id,
             "alice": alice.id,
