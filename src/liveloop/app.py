@@ -34,6 +34,9 @@ ROUTER_MODULES = (
     "liveloop.commerce.viewer_api",
     "liveloop.commerce.payments.api",
     "liveloop.commerce.payments.pages",
+    "liveloop.commerce.groupbuy.api",
+    "liveloop.commerce.assist.api",
+    "liveloop.commerce.affiliates.api",
     "liveloop.web.pages",
     "liveloop.shops.pages",
     "liveloop.customers.pages",
@@ -49,6 +52,9 @@ JOB_MODULES = (
     "liveloop.customers.tasks",
     "liveloop.commerce.tasks",
     "liveloop.commerce.payments.tasks",
+    "liveloop.commerce.groupbuy.tasks",
+    "liveloop.commerce.assist.tasks",
+    "liveloop.commerce.affiliates.tasks",
 )
 
 

@@ -101,7 +101,7 @@ async def status_counts(*, session: AsyncSession, shop_id: int) -> dict[str, int
     rows = await session.execute(
         scoped(Order, shop_id, Order.status, func.count()).group_by(Order.status)
     )
-    return {status: count for status, count in rows.tuples()}
+    return {status: count for status, count in rows}
 
 
 async def start_export(*, session: AsyncSession, actor: Actor, filters: OrderFilter) -> int:
