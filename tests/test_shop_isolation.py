@@ -55,6 +55,8 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/v1/live/words/{word_id}"): {"action": "block"},
     ("POST", "/api/v1/orders/{order_id}/ship"): {"carrier": "顺丰", "tracking_number": "SF1"},
     ("POST", "/api/v1/orders/{order_id}/cancel"): {"reason": "缺货"},
+    ("POST", "/api/v1/orders/{order_id}/refunds"): {"amount_fen": 1, "reason": "补差价"},
+    ("POST", "/api/v1/refunds/{refund_id}/reject"): {"reason": "不符合"},
 }
 MULTIPART_ROUTES = {
     ("POST", "/api/v1/products/{product_id}/images"),
@@ -109,7 +111,9 @@ def walk_routes(routes: list[Any]) -> list[APIRoute]:
 
 # A live room's public code is the capability (anyone with the link may watch), in any shop;
 # these routes take that code, never a record id.
-PUBLIC_PREFIXES = ("/api/v1/public/", "/live/")
+# A payment provider's callback names the shop it is for and proves itself by its signature;
+# the demo pay page's signed token is its capability.
+PUBLIC_PREFIXES = ("/api/v1/public/", "/live/", "/api/v1/payments/{provider}/notify/", "/pay/")
 
 
 def id_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
@@ -170,7 +174,10 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
     order = await factories.make_order(
         session, shop_id=other_shop.id, customer_id=customer.id, lines=[(product.skus[0].id, 1)]
     )
+    payment, refund = await make_paid_refund(session, order)
     return {
+        "payment_id": payment.id,
+        "refund_id": refund.id,
         "order_id": order.id,
         "staff_id": staff.id,
         "api_key_id": api_key.id,
@@ -192,6 +199,32 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
         "word_id": words[0].id,
         "comment_id": 1,
     }
+
+
+async def make_paid_refund(session: Any, order: Any) -> tuple[Any, Any]:
+    """A demo payment of the order, notified and applied, and a refund of one fen."""
+    from liveloop.commerce.payments import refunds, service
+    from liveloop.commerce.payments.providers.demo import DemoProvider
+    from liveloop.core.jobs import queue
+
+    payment = await service.create_payment(
+        session=session, shop_id=order.shop_id, order_id=order.id, provider="demo",
+        idempotency_key=None, return_url="", client_ip=None,
+    )  # fmt: skip
+    assert queue.settings is not None
+    demo = DemoProvider(secret=queue.settings.resolved_secret_key(), shop_id=order.shop_id,
+                        public_url="http://test")  # fmt: skip
+    headers, body = demo.build_notification(
+        out_trade_no=payment.number, amount_fen=payment.amount_fen
+    )
+    await service.handle_notification(
+        session=session, shop_id=order.shop_id, provider="demo", headers=headers, body=body
+    )
+    refund = await refunds.create_refund(
+        session=session, shop_id=order.shop_id, order_id=order.id, amount_fen=1, reason="x",
+        actor=system_actor(order.shop_id),
+    )  # fmt: skip
+    return payment, refund
 
 
 def fill(value: Any, ids: dict[str, int]) -> Any:

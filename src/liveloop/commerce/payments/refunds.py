@@ -158,6 +158,7 @@ async def get_refund(*, session: AsyncSession, shop_id: int, refund_id: int) -> 
 
 
 async def list_refunds(*, session: AsyncSession, shop_id: int, order_id: int) -> list[Refund]:
+    await orders_service.get_order(session=session, shop_id=shop_id, order_id=order_id)
     statement = scoped(Refund, shop_id).where(Refund.order_id == order_id).order_by(Refund.id)
     return list((await session.execute(statement)).scalars())
 

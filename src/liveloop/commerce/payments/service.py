@@ -137,6 +137,7 @@ async def get_customer_payment(
 
 
 async def list_payments(*, session: AsyncSession, shop_id: int, order_id: int) -> list[Payment]:
+    await orders_service.get_order(session=session, shop_id=shop_id, order_id=order_id)
     statement = scoped(Payment, shop_id).where(Payment.order_id == order_id).order_by(Payment.id)
     return list((await session.execute(statement)).scalars())
 
