@@ -42,6 +42,7 @@ ROUTER_MODULES = (
     "liveloop.customers.pages",
     "liveloop.catalog.pages",
     "liveloop.commerce.pages",
+    "liveloop.commerce.mall_pages",
     "liveloop.live.pages",
     "liveloop.live.viewer_pages",
     "liveloop.live.room_console",

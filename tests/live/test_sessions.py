@@ -273,3 +273,55 @@ async def test_room_messages_are_published_only_after_a_real_commit(tmp_path, se
     finally:
         outbox.install_publisher(None)
         await database.dispose()
+
+
+async def test_demo_live_data(session, shop, owner, tmp_path):
+    from liveloop.demo.live_data import CHANNEL_LABELS, seed_live
+
+    anchor = await factories.make_staff(session, shop_id=shop.id, role="anchor")
+    agent = await factories.make_staff(session, shop_id=shop.id, role="service_agent")
+    for index in range(14):
+        await factories.make_product(session, shop_id=shop.id, name=f"茶{index}")
+    customers = [
+        (await factories.make_customer(session, shop_id=shop.id, name=f"顾客{i}")).id
+        for i in range(70)
+    ]
+    now = utcnow()
+    ids = await seed_live(
+        session=session,
+        actor=actor_for_staff(owner),
+        staff=[owner, agent, anchor],
+        customer_ids=customers,
+        now=now,
+        media_dir=tmp_path,
+    )
+    live = await live_service.get_live_session(
+        session=session, shop_id=shop.id, live_session_id=ids["live"]
+    )
+    assert live.status == "live" and live.anchor_id == anchor.id
+    assert live.started_at == now - dt.timedelta(minutes=20)
+    assert live.cover_path and (tmp_path / live.cover_path).read_bytes().startswith(b"\x89PNG")
+    state = await live_service.room_snapshot(session=session, live_session=live)
+    assert len(state["lineup"]) == 6 and state["product"]["id"] == state["lineup"][0]["id"]
+    assert state["announcement"] and state["pinned"]
+    tomorrow = await live_service.get_live_session(
+        session=session, shop_id=shop.id, live_session_id=ids["tomorrow"]
+    )
+    local = tomorrow.planned_start.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert (local.hour, local.minute) == (20, 0) and tomorrow.status == "scheduled"
+    assert await live_service.count_reservations(
+        session=session, shop_id=shop.id, live_session_id=tomorrow.id
+    ) == len(customers)
+    links = await live_service.list_entry_links(
+        session=session, shop_id=shop.id, live_session_id=tomorrow.id
+    )
+    assert {link.channel for link in links} == {c.value for c in CHANNEL_LABELS}
+    for ended_id in ids["ended"]:
+        ended = await live_service.get_live_session(
+            session=session, shop_id=shop.id, live_session_id=ended_id
+        )
+        assert ended.status == "ended" and ended.ended_at < now - dt.timedelta(days=6)
+    sharers = await live_service.sharer_ranking(
+        session=session, shop_id=shop.id, live_session_id=ids["ended"][-1]
+    )
+    assert sharers and sharers[0]["viewers"] >= sharers[-1]["viewers"] > 0

@@ -26,6 +26,7 @@ from liveloop.demo.behaviour import (
     make_customers,
 )
 from liveloop.demo.catalog_data import TAG_GROUPS, product_rows
+from liveloop.demo.live_data import seed_live
 from liveloop.events import service as events_service
 from liveloop.shops import service as shops_service
 from liveloop.shops.models import Shop
@@ -164,6 +165,10 @@ async def seed_demo(
         source="rule",
         tagged_by="demo seed",
         pairs=[(ids[person.identities[0]], tag_ids[t]) for person, tags in tag_rows for t in tags],
+    )
+    progress("live sessions")
+    await seed_live(
+        session=session, actor=actor, staff=staff, customer_ids=[*ids.values()], now=now
     )
     return SeedReport(
         shop_id=shop.id,

@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.core.database import Page, get_scoped, paginate, scoped
+from liveloop.core.database import Page, get_scoped, paginate, scoped, utcnow
 from liveloop.core.errors import Conflict, InvalidInput, NotFound
 from liveloop.core.settings import Settings
 from liveloop.customers import service as customers_service
@@ -215,6 +216,46 @@ async def reserve(
         assert found is not None
         return found
     return reservation
+
+
+async def bulk_reserve(
+    *,
+    session: AsyncSession,
+    live_session: LiveSession,
+    customer_ids: Sequence[int],
+    source_code: str = "",
+) -> int:
+    """Reserve for many customers at once (an imported list, the demo); customers of other
+    shops and repeated reservations are left out. Returns how many were added."""
+    if live_session.status != LiveStatus.SCHEDULED.value:
+        raise Conflict(
+            f"live session {live_session.id} is {live_session.status}; only a scheduled session "
+            "takes reservations",
+            code="not_reservable",
+            field="live_session_id",
+        )
+    known = await customers_service.get_customers(
+        session=session, shop_id=live_session.shop_id, customer_ids=customer_ids
+    )
+    rows = [
+        {
+            "shop_id": live_session.shop_id,
+            "live_session_id": live_session.id,
+            "customer_id": customer.id,
+            "source_code": source_code[:32],
+            "created_at": utcnow(),
+        }
+        for customer in known
+        if customer.status == "active"
+    ]
+    if not rows:
+        return 0
+    ids = {"shop_id": live_session.shop_id, "live_session_id": live_session.id}
+    before = await count_reservations(session=session, **ids)
+    statement = customers_service.insert_ignoring_duplicates(session, LiveReservation.__table__)
+    await session.execute(statement, rows)
+    # (rowcount of a many-row insert is not reliable across drivers: count instead)
+    return await count_reservations(session=session, **ids) - before
 
 
 async def _reservation_of(

@@ -25,6 +25,7 @@ from liveloop.catalog.models import Product, ProductStatus
 from liveloop.core.database import Page, after_commit, get_scoped, paginate, scoped, utcnow
 from liveloop.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from liveloop.live.audience import (
+    bulk_reserve,
     cancel_reservation,
     count_reservations,
     create_entry_link,
@@ -50,6 +51,7 @@ from liveloop.shops.permissions import Permission
 from liveloop.shops.service import Actor, record_audit
 
 __all__ = [
+    "bulk_reserve",
     "cancel_live_session",
     "cancel_reservation",
     "count_reservations",
