@@ -86,6 +86,17 @@ def address_data(data: AddressIn) -> AddressData:
     return AddressData(**data.model_dump())
 
 
+@router.get("/me")
+async def me(claims: CurrentBuyer) -> dict[str, Any]:
+    """Who the token is for: the page keeps a customer's token per shop for 'my orders'."""
+    return {
+        "shop_id": claims.shop_id,
+        "customer_id": claims.customer_id,
+        "live_session_id": claims.live_session_id,
+        "name": claims.name,
+    }
+
+
 # ---------------------------------------------------------------------------------- addresses
 
 
