@@ -160,3 +160,44 @@ class FakeWeChatPay:
             )
             self.refunds[number] = answer
         return self._signed(200, self.refunds[number])
+
+    # ----------------------------------------------------------------------- notifications
+
+    def notification(
+        self, *, out_trade_no: str, total: int, state: str = "SUCCESS", timestamp: int | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """A transaction notification as WeChat Pay would post it to the notify URL."""
+        from liveloop.commerce.payments.providers.wechatpay import encrypt_resource
+
+        plain = {
+            "mchid": self.keys["mchid"],
+            "appid": self.keys["appid"],
+            "out_trade_no": out_trade_no,
+            "transaction_id": f"42000{secrets.randbelow(10**20):020d}",
+            "trade_type": "JSAPI",
+            "trade_state": state,
+            "success_time": "2026-11-23T13:30:04+08:00",
+            "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+            "amount": {"total": total, "payer_total": total, "currency": "CNY"},
+        }
+        envelope = {
+            "id": secrets.token_hex(16),
+            "create_time": "2026-11-23T13:30:05+08:00",
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": encrypt_resource(self.keys["api_v3_key"], plain),
+        }
+        body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = secrets.token_hex(16)
+        message = f"{stamp}\n{nonce}\n".encode() + body + b"\n"
+        signature = self.platform_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+        headers = {
+            "Wechatpay-Timestamp": stamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": base64.b64encode(signature).decode(),
+            "Wechatpay-Serial": self.keys["platform_serial"],
+            "Content-Type": "application/json",
+        }
+        return headers, body

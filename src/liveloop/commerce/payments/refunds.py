@@ -495,6 +495,7 @@ async def record_provider_answer(
         if final_error:
             refund.status = RefundStatus.FAILED.value
             log.error("refund_failed", refund=refund.number, error=error)
+        await session.flush()
         return refund
     refund.provider_refund_id = (result.provider_refund_id or "")[:64]
     refund.last_error = "" if result.status != "failed" else (result.message or "closed")[:500]
