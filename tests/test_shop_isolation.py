@@ -18,6 +18,7 @@ from liveloop.customers import merge as merge_service
 from liveloop.shops import service as shops_service
 from liveloop.shops.service import system_actor
 from tests import factories
+from tests.commerce.promotion_records import make_promotion_records
 from tests.commerce.growth_helpers import make_growth_records
 from tests.factories.live import make_live_session
 from tests.web.conftest import log_in
@@ -58,6 +59,10 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/orders/{order_id}/cancel"): {"reason": "缺货"},
     ("POST", "/api/v1/orders/{order_id}/refunds"): {"amount_fen": 1, "reason": "补差价"},
     ("POST", "/api/v1/refunds/{refund_id}/reject"): {"reason": "不符合"},
+    ("PATCH", "/api/v1/coupons/{coupon_id}"): {"title": "新券"},
+    ("POST", "/api/v1/coupons/{coupon_id}/status"): {"status": "stopped"},
+    ("POST", "/api/v1/coupons/{coupon_id}/grants"): {"customer_id": "{customer_id}"},
+    ("POST", "/api/v1/coupons/{coupon_id}/push"): {"live_session_id": "{live_session_id}"},
     ("PATCH", "/api/v1/group-buys/{group_buy_id}"): {"title": "新团"},
     ("PATCH", "/api/v1/affiliates/{affiliate_id}"): {"name": "新名"},
     ("POST", "/api/v1/affiliates/{affiliate_id}/codes"): {"code": "ISO-1"},
@@ -183,9 +188,13 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
         session, shop_id=other_shop.id, customer_id=customer.id, lines=[(product.skus[0].id, 1)]
     )
     payment, refund = await make_paid_refund(session, order)
+    promotions = await make_promotion_records(
+        session, shop_id=other_shop.id, sku_id=product.skus[0].id, customer_id=customer.id
+    )
     growth = await make_growth_records(session, shop_id=other_shop.id, sku_id=product.skus[0].id)
     return {
         **growth,
+        **promotions,
         "payment_id": payment.id,
         "refund_id": refund.id,
         "order_id": order.id,

@@ -32,6 +32,10 @@ ROUTER_MODULES = (
     "liveloop.live.public_api",
     "liveloop.commerce.api",
     "liveloop.commerce.viewer_api",
+    "liveloop.commerce.coupons.api",
+    "liveloop.commerce.coupons.viewer_api",
+    "liveloop.commerce.flash.api",
+    "liveloop.commerce.flash.viewer_api",
     "liveloop.commerce.payments.api",
     "liveloop.commerce.payments.pages",
     "liveloop.commerce.groupbuy.api",
@@ -52,6 +56,7 @@ ROUTER_MODULES = (
 JOB_MODULES = (
     "liveloop.customers.tasks",
     "liveloop.commerce.tasks",
+    "liveloop.commerce.flash.service",
     "liveloop.commerce.payments.tasks",
     "liveloop.commerce.groupbuy.tasks",
     "liveloop.commerce.assist.tasks",

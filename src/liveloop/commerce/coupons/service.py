@@ -286,7 +286,7 @@ async def _issue(
                 )
             issued = CustomerCoupon(
                 shop_id=shop_id,
-                coupon_id=coupon.id,
+                coupon=coupon,
                 customer_id=customer_id,
                 claim_seq=seq,
                 valid_from=valid_from,

@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import Field, model_validator
 
+from liveloop.commerce.schemas import AddressIn
 from liveloop.core.schemas import OutModel, StrictModel
 
 MAX_FLASH_QUANTITY = 1_000_000
@@ -34,6 +35,7 @@ class FlashSaleCreate(StrictModel):
 class FlashBuyIn(StrictModel):
     quantity: int = Field(1, ge=1, le=99)
     address_id: int | None = None
+    address: AddressIn | None = Field(None, description="A new address (saved for the buyer)")
 
 
 class FlashSaleOut(OutModel):
