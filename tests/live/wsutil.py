@@ -123,7 +123,7 @@ def start_server(
 
 async def wait_ready(process: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
     async with httpx.AsyncClient() as client:
-        for _ in range(300):  # start-up takes a few seconds on a busy machine
+        for _ in range(600):  # start-up takes a few seconds, more on a busy machine
             if process.poll() is not None:
                 break
             try:

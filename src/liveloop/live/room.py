@@ -374,12 +374,12 @@ class Room:
 
     async def _update_figures(self, *, refresh_counts: bool) -> None:
         buffer = self.hub.buffer
-        if self._like_delta:
-            delta, self._like_delta = self._like_delta, 0
-            total = await self.figures.add_likes(delta)
-            if total != self.state.get("like_total"):
-                self.state["like_total"] = total
-                self.set_state_msg({"type": "like_total", "total": total})
+        # Every second, even without likes here: other processes' likes change the total too.
+        delta, self._like_delta = self._like_delta, 0
+        total = await self.figures.add_likes(delta)
+        if total != self.state.get("like_total"):
+            self.state["like_total"] = total
+            self.set_state_msg({"type": "like_total", "total": total})
         likers, self._likers = self._likers, set()
         for peer in likers:
             count, peer.pending_likes = peer.pending_likes, 0
