@@ -159,6 +159,8 @@ async def test_anchor_pushes_a_product_and_moderates_what_a_viewer_page_shows(
             await expect(anchor.locator("#connection-state")).to_have_attribute(
                 "data-state", "live"
             )
+            await expect(anchor.locator("#start-button")).to_be_hidden()
+            await expect(anchor.locator("#stop-button")).to_be_visible()
             await open_room(viewer, live_server)
             await expect(anchor.locator("#figure-online")).not_to_have_text("0")
 
@@ -199,6 +201,7 @@ async def test_anchor_pushes_a_product_and_moderates_what_a_viewer_page_shows(
             second = anchor.locator("#comment-stream .comment-item", has_text="再问一次")
             await second.locator("[data-act=mute]").click()
             await expect(viewer.locator("#danmaku .line-system").last).to_be_visible()
+            await expect(second.locator(".acted-badge")).to_be_visible()
             await viewer.fill("#comment-input", "禁言了还能说吗")
             await viewer.press("#comment-input", "Enter")
             await expect(

@@ -132,6 +132,7 @@ class LiveServer:
     base: str
     database_url: str
     code: str
+    scheduled_code: str
     live_session_id: int
     api_key: str
     anchor_email: str
@@ -164,10 +165,14 @@ async def seed_live_room(url: str) -> dict[str, object]:
         live = await make_live_session(
             session, shop_id=shop.id, title="秋茶专场", status="live", product_ids=[tea.id, cup.id]
         )
+        tomorrow = await make_live_session(
+            session, shop_id=shop.id, title="明晚上新", status="scheduled"
+        )
         api_key = await factories.make_api_key(session, actor=actor_for_staff(owner))
         await session.commit()
         seeded: dict[str, object] = {
             "code": live.code,
+            "scheduled_code": tomorrow.code,
             "live_session_id": live.id,
             "api_key": api_key,
             "anchor_email": anchor.email,
@@ -285,6 +290,13 @@ async def test_viewer_sees_danmaku_likes_and_a_pushed_product(live_server: LiveS
         await open_room(page, live_server)
         await expect(page.locator("#room-title")).to_have_text("秋茶专场")
         await expect(page.locator("#bag-count")).to_have_text("2")
+        await page.click("#bag-button")
+        items = page.locator("#lineup .lineup-item")
+        await expect(items).to_have_count(2)
+        await expect(items.first.locator(".price")).to_have_text("¥129.00 – ¥239.00")
+        await expect(items.nth(1)).to_contain_text("青瓷杯")
+        await page.click("#drawer-close")
+        await expect(page.locator("#drawer")).to_be_hidden()
 
         async with RoomClient(live_server, "device-other-viewer-1") as other:
             await other.send(
@@ -356,3 +368,35 @@ async def test_html_in_a_comment_is_shown_as_text(live_server: LiveServer) -> No
         )
         assert await page.locator("#danmaku b").count() == 0
         assert page.problems == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")
+async def test_guest_reserves_a_scheduled_session_and_shares_the_room(
+    live_server: LiveServer,
+) -> None:
+    expect = pytest.importorskip("playwright.async_api").expect
+    async with chromium_page() as page:
+        await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        await page.goto(f"{live_server.base}/live/{live_server.scheduled_code}")
+        await expect(page.locator("#scheduled-card")).to_be_visible()
+        await expect(page.locator("#countdown")).not_to_be_empty()
+        await expect(page.locator("#video")).to_be_hidden()
+        await page.fill("#reserve-phone", "12345")
+        await page.click("#reserve-form button[type=submit]")
+        await expect(page.locator("#reserve-error")).to_be_visible()
+        await page.fill("#reserve-phone", "13800138000")
+        await page.click("#reserve-form button[type=submit]")
+        await expect(page.locator("#reserve-done")).to_be_visible()
+        await expect(page.locator("#reserve-form")).to_be_hidden()
+        await page.screenshot(path=str(SCREENSHOTS / "liveloop-viewer-scheduled.png"))
+
+        await page.click("#share-button")
+        await expect(page.locator("#viewer-toast")).to_be_visible()
+        copied = await page.evaluate("navigator.clipboard.readText()")
+        assert copied.startswith(f"{live_server.base}/live/{live_server.scheduled_code}?share=")
+        assert page.problems == []
+    reservations = await live_server.api("GET", "/api/v1/live?status=scheduled")
+    (session,) = reservations.json()["items"]
+    listed = await live_server.api("GET", f"/api/v1/live/{session['id']}/reservations")
+    assert listed.json()["total"] == 1

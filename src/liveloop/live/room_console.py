@@ -57,6 +57,9 @@ SCRIPT_TEXTS = {
     "no_author": N_("This comment has no viewer to act on"),
     "failed": N_("That did not work: %(message)s"),
     "gift": N_("sent %(gift)s × %(count)s"),
+    "badge_mute": N_("muted"),
+    "badge_kick": N_("kicked"),
+    "badge_ban": N_("banned"),
 }
 
 

@@ -169,6 +169,10 @@
       toast(format(t.banned, { name: name }));
     }
     node.classList.add("acted-" + action);
+    var badge = document.createElement("span");
+    badge.className = "acted-badge";
+    badge.textContent = t["badge_" + action] || action;
+    node.querySelector(".comment-name").appendChild(badge);
   }
 
   // ---- room messages ----------------------------------------------------------------------------
