@@ -160,8 +160,9 @@
     $("ended-card").hidden = status !== "ended" && status !== "cancelled";
     if (status === "cancelled") $("ended-title").textContent = t.cancelled;
     $("live-dot").classList.toggle("on", status === "live");
+    // Scheduled and ended rooms say so in their card; the poster stays quiet behind it.
     if (status === "live") startVideo();
-    else stopVideo(status === "scheduled" ? t.not_started : t.ended);
+    else stopVideo("");
   }
 
   function showPoster(note) {
@@ -609,9 +610,9 @@
     var left = Math.max(0, Math.floor((Date.parse(config.planned_start) - Date.now()) / 1000));
     var days = Math.floor(left / 86400), hours = Math.floor(left % 86400 / 3600);
     var minutes = Math.floor(left % 3600 / 60), seconds = left % 60;
-    $("countdown").textContent = left > 0
-      ? format(t.countdown, { days: days, hours: hours, minutes: minutes, seconds: seconds })
-      : t.starting_soon;
+    var values = { days: days, hours: hours, minutes: minutes, seconds: seconds };
+    if (left <= 0) $("countdown").textContent = t.starting_soon;
+    else $("countdown").textContent = format(days > 0 ? t.countdown_days : t.countdown, values);
   }
 
   // ---- wiring ----------------------------------------------------------------------------------------
