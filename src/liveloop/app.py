@@ -48,6 +48,7 @@ ROUTER_MODULES = (
     "liveloop.commerce.pages",
     "liveloop.commerce.mall_pages",
     "liveloop.live.pages",
+    "liveloop.live.words_pages",
     "liveloop.live.viewer_pages",
     "liveloop.live.room_console",
 )
