@@ -9,6 +9,7 @@ import pytest
 
 from liveloop.core.database import Database, utcnow
 from liveloop.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from liveloop.live import controls as live_controls
 from liveloop.live import outbox
 from liveloop.live import service as live_service
 from liveloop.live.models import LiveSession
@@ -27,6 +28,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, dict[str, Any]]]:
         messages.append((live_session_id, message))
 
     monkeypatch.setattr(live_service, "send_after_commit", record)
+    monkeypatch.setattr(live_controls, "send_after_commit", record)
     return messages
 
 
@@ -146,16 +148,16 @@ async def test_room_controls_update_the_row_and_send_protocol_messages(session, 
     )
     live = await make_live_session(session, shop_id=shop.id, status="live")
     sent.clear()
-    await live_service.set_announcement(
+    await live_controls.set_announcement(
         session=session, actor=actor, live_session_id=live.id, text="  8点抽奖  "
     )
-    await live_service.set_pinned(
+    await live_controls.set_pinned(
         session=session, actor=actor, live_session_id=live.id, text="包邮"
     )
-    card = await live_service.push_product(
+    card = await live_controls.push_product(
         session=session, actor=actor, live_session_id=live.id, product_id=product.id
     )
-    await live_service.set_comments_enabled(
+    await live_controls.set_comments_enabled(
         session=session, actor=actor, live_session_id=live.id, enabled=False
     )
     types = [m["type"] for _, m in sent]
@@ -178,19 +180,19 @@ async def test_room_controls_update_the_row_and_send_protocol_messages(session, 
     assert state["product"]["id"] == product.id
     assert state["comments_enabled"] is False
     assert [p["id"] for p in state["lineup"]] == [product.id]
-    await live_service.unpush_product(session=session, actor=actor, live_session_id=live.id)
+    await live_controls.unpush_product(session=session, actor=actor, live_session_id=live.id)
     assert sent[-1][1] == {"type": "product_unpush", "product_id": product.id}
     state = await live_service.room_snapshot(session=session, live_session=live)
     assert state["product"] is None
     with pytest.raises(Conflict, match="no product pushed"):
-        await live_service.unpush_product(session=session, actor=actor, live_session_id=live.id)
+        await live_controls.unpush_product(session=session, actor=actor, live_session_id=live.id)
 
 
 async def test_an_off_shelf_product_cannot_be_pushed(session, shop, actor):
     product = await factories.make_product(session, shop_id=shop.id, status="off_shelf")
     live = await make_live_session(session, shop_id=shop.id, status="live")
     with pytest.raises(Conflict) as error:
-        await live_service.push_product(
+        await live_controls.push_product(
             session=session, actor=actor, live_session_id=live.id, product_id=product.id
         )
     assert error.value.code == "product_off_shelf"
@@ -199,7 +201,7 @@ async def test_an_off_shelf_product_cannot_be_pushed(session, shop, actor):
 async def test_an_ended_room_refuses_changes(session, shop, actor):
     live = await make_live_session(session, shop_id=shop.id, status="ended")
     with pytest.raises(Conflict) as error:
-        await live_service.set_announcement(
+        await live_controls.set_announcement(
             session=session, actor=actor, live_session_id=live.id, text="hi"
         )
     assert error.value.code == "live_session_ended"
@@ -251,12 +253,12 @@ async def test_room_messages_are_published_only_after_a_real_commit(tmp_path, se
             live = await make_live_session(session, shop_id=shop.id, status="live", actor=actor)
         with pytest.raises(RuntimeError):
             async with database.unit_of_work() as session:
-                await live_service.set_announcement(
+                await live_controls.set_announcement(
                     session=session, actor=actor, live_session_id=live.id, text="不会出现"
                 )
                 raise RuntimeError("roll back")
         async with database.unit_of_work() as session:
-            await live_service.set_announcement(
+            await live_controls.set_announcement(
                 session=session, actor=actor, live_session_id=live.id, text="欢迎"
             )
             assert [m["type"] for _, m in published] == ["room_state"]

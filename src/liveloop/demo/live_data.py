@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.catalog import service as catalog_service
 from liveloop.core.settings import ConfigurationError, get_settings
+from liveloop.live import controls as live_controls
 from liveloop.live import moderation
 from liveloop.live import service as live_service
 from liveloop.live.models import EntryChannel, LiveSession, LiveViewer
@@ -189,16 +190,16 @@ async def seed_live(
             content=poster_png(),
             media_dir=media_dir,
         )
-    await live_service.push_product(
+    await live_controls.push_product(
         session=session, actor=actor, live_session_id=live.id, product_id=lineup[0]
     )
-    await live_service.set_announcement(
+    await live_controls.set_announcement(
         session=session,
         actor=actor,
         live_session_id=live.id,
         text="20:30 整点抽奖，送紫砂茶具一套！",
     )
-    await live_service.set_pinned(
+    await live_controls.set_pinned(
         session=session,
         actor=actor,
         live_session_id=live.id,

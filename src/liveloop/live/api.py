@@ -15,7 +15,7 @@ from liveloop.catalog.media import MAX_IMAGE_BYTES
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import InvalidInput, PermissionDenied
 from liveloop.core.schemas import PageOut
-from liveloop.live import moderation, service
+from liveloop.live import controls, moderation_api, service
 from liveloop.live.audience import customer_names
 from liveloop.live.models import LiveSession, LiveStatus
 from liveloop.live.schemas import (
@@ -23,7 +23,6 @@ from liveloop.live.schemas import (
     CommentsSwitch,
     EntryLinkCreate,
     EntryLinkOut,
-    KickCreate,
     Lineup,
     LiveSessionCreate,
     LiveSessionOut,
@@ -32,14 +31,9 @@ from liveloop.live.schemas import (
     ProductPush,
     ReservationCreate,
     ReservationOut,
-    RestrictionCreate,
-    RestrictionOut,
     SharerOut,
     ViewerTokenOut,
     ViewerTokenRequest,
-    WordOut,
-    WordsCreate,
-    WordUpdate,
 )
 from liveloop.live.viewers import VIEWER_TOKEN_TTL
 from liveloop.shops.auth import CurrentActor, current_actor, requires
@@ -47,6 +41,8 @@ from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
 
 router = APIRouter(prefix="/api/v1/live", tags=["live"], dependencies=[Depends(current_actor)])
+# First: its /words and /restrictions/… must come before /{live_session_id}.
+router.include_router(moderation_api.router)
 
 LiveManager = Annotated[Actor, requires(P.LIVE_MANAGE)]
 PageNumber = Annotated[int, Query(ge=1)]
@@ -68,50 +64,6 @@ async def load_session(session: DbSession, actor: Actor, live_session_id: int) -
     return await service.get_live_session(
         session=session, shop_id=actor.shop_id, live_session_id=live_session_id
     )
-
-
-# ------------------------------------------------------------------------- sensitive words
-# (declared before /{live_session_id} so that "words" is never read as a session id)
-
-
-@router.get("/words", response_model=list[WordOut])
-async def list_words(session: DbSession, actor: LiveManager) -> list[WordOut]:
-    words = await moderation.list_words(session=session, shop_id=actor.shop_id)
-    return [WordOut.model_validate(w) for w in words]
-
-
-@router.post("/words", response_model=list[WordOut], status_code=201)
-async def add_words(data: WordsCreate, session: DbSession, actor: LiveManager) -> list[WordOut]:
-    rows = await moderation.add_words(
-        session=session, actor=actor, words=[(w, data.action.value) for w in data.words]
-    )
-    return [WordOut.model_validate(w) for w in rows]
-
-
-@router.patch("/words/{word_id}", response_model=WordOut)
-async def update_word(
-    word_id: int, data: WordUpdate, session: DbSession, actor: LiveManager
-) -> WordOut:
-    row = await moderation.update_word(
-        session=session, actor=actor, word_id=word_id, action=data.action.value
-    )
-    return WordOut.model_validate(row)
-
-
-@router.delete("/words/{word_id}", status_code=204)
-async def delete_word(word_id: int, session: DbSession, actor: LiveManager) -> Response:
-    await moderation.delete_word(session=session, actor=actor, word_id=word_id)
-    return Response(status_code=204)
-
-
-@router.post("/restrictions/{restriction_id}/lift", response_model=RestrictionOut)
-async def lift_restriction(
-    restriction_id: int, session: DbSession, actor: LiveManager
-) -> RestrictionOut:
-    restriction = await moderation.lift_restriction(
-        session=session, actor=actor, restriction_id=restriction_id
-    )
-    return RestrictionOut.model_validate(restriction)
 
 
 # -------------------------------------------------------------------------------- sessions
@@ -255,7 +207,7 @@ async def cancel_live_session(
 async def set_announcement(
     live_session_id: int, data: Announcement, session: DbSession, actor: CurrentActor
 ) -> LiveSessionOut:
-    live_session = await service.set_announcement(
+    live_session = await controls.set_announcement(
         session=session, actor=actor, live_session_id=live_session_id, text=data.text
     )
     return await session_out(session, live_session)
@@ -265,7 +217,7 @@ async def set_announcement(
 async def set_pinned(
     live_session_id: int, data: Pinned, session: DbSession, actor: CurrentActor
 ) -> LiveSessionOut:
-    live_session = await service.set_pinned(
+    live_session = await controls.set_pinned(
         session=session, actor=actor, live_session_id=live_session_id, text=data.text
     )
     return await session_out(session, live_session)
@@ -276,7 +228,7 @@ async def push_product(
     live_session_id: int, data: ProductPush, session: DbSession, actor: CurrentActor
 ) -> Any:
     """上链接: returns the product card sent to the room."""
-    return await service.push_product(
+    return await controls.push_product(
         session=session, actor=actor, live_session_id=live_session_id, product_id=data.product_id
     )
 
@@ -285,7 +237,7 @@ async def push_product(
 async def unpush_product(
     live_session_id: int, session: DbSession, actor: CurrentActor
 ) -> LiveSessionOut:
-    live_session = await service.unpush_product(
+    live_session = await controls.unpush_product(
         session=session, actor=actor, live_session_id=live_session_id
     )
     return await session_out(session, live_session)
@@ -295,7 +247,7 @@ async def unpush_product(
 async def set_comments(
     live_session_id: int, data: CommentsSwitch, session: DbSession, actor: CurrentActor
 ) -> LiveSessionOut:
-    live_session = await service.set_comments_enabled(
+    live_session = await controls.set_comments_enabled(
         session=session, actor=actor, live_session_id=live_session_id, enabled=data.enabled
     )
     return await session_out(session, live_session)
@@ -447,77 +399,3 @@ async def issue_viewer_token(
         role=claims.role,
         ws_url=f"/ws/live/{live_session.id}",
     )
-
-
-# ----------------------------------------------------------------------------- moderation
-
-
-@router.get("/{live_session_id}/restrictions", response_model=list[RestrictionOut])
-async def list_restrictions(
-    live_session_id: int, session: DbSession, actor: LiveManager, active_only: bool = True
-) -> list[RestrictionOut]:
-    await load_session(session, actor, live_session_id)
-    rows = await moderation.list_restrictions(
-        session=session,
-        shop_id=actor.shop_id,
-        live_session_id=live_session_id,
-        active_only=active_only,
-    )
-    return [RestrictionOut.model_validate(r) for r in rows]
-
-
-async def _restrict(
-    kind: str, live_session_id: int, data: RestrictionCreate, session: Any, actor: Actor
-) -> RestrictionOut:
-    await load_session(session, actor, live_session_id)
-    restriction = await moderation.restrict(
-        session=session,
-        actor=actor,
-        kind=kind,
-        live_session_id=None if data.shop_wide else live_session_id,
-        customer_id=data.customer_id,
-        device_id=data.device_id,
-        minutes=data.minutes,
-        reason=data.reason,
-    )
-    return RestrictionOut.model_validate(restriction)
-
-
-@router.post("/{live_session_id}/mutes", response_model=RestrictionOut, status_code=201)
-async def mute(
-    live_session_id: int, data: RestrictionCreate, session: DbSession, actor: LiveManager
-) -> RestrictionOut:
-    return await _restrict("mute", live_session_id, data, session, actor)
-
-
-@router.post("/{live_session_id}/bans", response_model=RestrictionOut, status_code=201)
-async def ban(
-    live_session_id: int, data: RestrictionCreate, session: DbSession, actor: LiveManager
-) -> RestrictionOut:
-    return await _restrict("ban", live_session_id, data, session, actor)
-
-
-@router.post("/{live_session_id}/kicks", response_model=RestrictionOut, status_code=201)
-async def kick(
-    live_session_id: int, data: KickCreate, session: DbSession, actor: LiveManager
-) -> RestrictionOut:
-    await load_session(session, actor, live_session_id)
-    restriction = await moderation.kick(
-        session=session,
-        actor=actor,
-        live_session_id=live_session_id,
-        customer_id=data.customer_id,
-        device_id=data.device_id,
-        reason=data.reason,
-    )
-    return RestrictionOut.model_validate(restriction)
-
-
-@router.delete("/{live_session_id}/comments/{comment_id}", status_code=204)
-async def delete_comment(
-    live_session_id: int, comment_id: str, session: DbSession, actor: LiveManager
-) -> Response:
-    await moderation.delete_comment(
-        session=session, actor=actor, live_session_id=live_session_id, comment_id=comment_id
-    )
-    return Response(status_code=204)

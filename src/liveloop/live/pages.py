@@ -1,5 +1,5 @@
 """Console pages of live sessions: the list, schedule and edit (cover, line-up, start/end/cancel),
-entry links with reservations and the sharer ranking, and the sensitive-word list.
+entry links with reservations and the sharer ranking. The word list is `live.words_pages`.
 
 Times are typed in the shop's time zone (datetime-local inputs) and kept in UTC. The anchor's
 live control page /console/live/{id} is the room console's (live.room_console).
@@ -22,9 +22,9 @@ from liveloop.catalog.media import MAX_IMAGE_BYTES
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from liveloop.core.schemas import parse_id
-from liveloop.live import moderation, service
+from liveloop.live import service
 from liveloop.live.audience import customer_names
-from liveloop.live.models import EntryChannel, LiveSession, LiveStatus, WordAction
+from liveloop.live.models import EntryChannel, LiveSession, LiveStatus
 from liveloop.live.schemas import EntryLinkCreate, LiveSessionCreate, LiveSessionUpdate
 from liveloop.shops import service as shops_service
 from liveloop.shops.auth import console_requires
@@ -59,7 +59,7 @@ CHANNEL_LABELS = {
 }
 
 
-def _error_text(exc: Exception) -> str:
+def error_text(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -103,72 +103,6 @@ async def _load(session: DbSession, actor: Actor, live_session_id: int) -> LiveS
 
 def _labels(request: Request, labels: dict[str, str]) -> dict[str, str]:
     return {key: translate(request, label) for key, label in labels.items()}
-
-
-# ---------------------------------------------------------------------------------- words
-# (before /{live_session_id}/...: another module's /console/live/{id} must not take "words")
-
-
-@pages.get("/words", response_class=HTMLResponse)
-async def words_page(request: Request, session: DbSession, actor: Manager) -> HTMLResponse:
-    return render(
-        request,
-        "live/words.html",
-        {
-            "words": await moderation.list_words(session=session, shop_id=actor.shop_id),
-            "title": translate(request, N_("Sensitive words")),
-        },
-    )
-
-
-@pages.post("/words")
-async def add_words(
-    request: Request,
-    session: DbSession,
-    actor: Manager,
-    words: Annotated[str, Form()] = "",
-    action: Annotated[str, Form()] = "mask",
-) -> Response:
-    """One word a line (or separated by commas)."""
-    entries = [w.strip() for w in words.replace("，", "\n").replace(",", "\n").splitlines()]
-    try:
-        chosen = WordAction(action).value if action in {a.value for a in WordAction} else None
-        if chosen is None:
-            raise InvalidInput(f"{action!r} is not block or mask", field="action")
-        added = await moderation.add_words(
-            session=session, actor=actor, words=[(w, chosen) for w in entries if w]
-        )
-    except FormErrors as exc:
-        flash(request, _error_text(exc), "error")
-    else:
-        flash(request, translate(request, N_("%(count)s words saved."), count=len(added)))
-    return redirect("/console/live/words")
-
-
-@pages.post("/words/{word_id}")
-async def update_word(
-    request: Request,
-    word_id: int,
-    session: DbSession,
-    actor: Manager,
-    action: Annotated[str, Form()] = "",
-) -> Response:
-    await moderation.get_word(session=session, shop_id=actor.shop_id, word_id=word_id)
-    if action in {a.value for a in WordAction}:
-        await moderation.update_word(session=session, actor=actor, word_id=word_id, action=action)
-        flash(request, translate(request, N_("Word saved.")))
-    else:
-        flash(request, f"{action!r} is not block or mask", "error")
-    return redirect("/console/live/words")
-
-
-@pages.post("/words/{word_id}/delete")
-async def delete_word(
-    request: Request, word_id: int, session: DbSession, actor: Manager
-) -> Response:
-    await moderation.delete_word(session=session, actor=actor, word_id=word_id)
-    flash(request, translate(request, N_("Word deleted.")))
-    return redirect("/console/live/words")
 
 
 # ------------------------------------------------------------------------------------ list
@@ -323,7 +257,7 @@ async def create_session(
             actor,
             "live/sessions_new.html",
             {"form": values, "title": translate(request, N_("New live session"))},
-            _error_text(exc),
+            error_text(exc),
         )
     flash(request, translate(request, N_("Live session scheduled; now set its line-up.")))
     return redirect(f"/console/live/{live_session.id}/edit")
@@ -393,7 +327,7 @@ async def update_session(
             data=LiveSessionUpdate.model_validate(changes),
         )
     except FormErrors as exc:
-        flash(request, _error_text(exc), "error")
+        flash(request, error_text(exc), "error")
     else:
         flash(request, translate(request, N_("Live session saved.")))
     return redirect(f"/console/live/{live_session_id}/edit")
@@ -455,7 +389,7 @@ async def change_lineup(
             session=session, actor=actor, live_session_id=live_session_id, product_ids=ids
         )
     except FormErrors as exc:
-        flash(request, _error_text(exc), "error")
+        flash(request, error_text(exc), "error")
     else:
         flash(request, translate(request, N_("Line-up saved.")))
     return redirect(f"/console/live/{live_session_id}/edit#lineup")
@@ -481,7 +415,7 @@ async def change_status(
         transition, message = transitions[action]
         await transition(session=session, actor=actor, live_session_id=live_session_id)
     except FormErrors as exc:
-        flash(request, _error_text(exc), "error")
+        flash(request, error_text(exc), "error")
     else:
         flash(request, translate(request, message))
     if action == "start":
@@ -565,7 +499,7 @@ async def create_link(
             session=session, actor=actor, live_session=live_session, data=data
         )
     except FormErrors as exc:
-        flash(request, _error_text(exc), "error")
+        flash(request, error_text(exc), "error")
     else:
         flash(request, translate(request, N_("Entry link created.")))
     return redirect(f"/console/live/{live_session_id}/links")

@@ -1,10 +1,11 @@
 """Live sessions: schedule, edit, line-up, start/end/cancel, and the room state a viewer sees.
 
-Every change a room must see (start, end, announcement, pinned, product push, comments switch)
-updates the session row and sends its room message after commit (live.outbox); the row is what
-`room_snapshot` gives a viewer who joins later. Audience (reservations, entry and share links,
-viewer tokens) lives in `live.audience`, moderation in `live.moderation`; the audience functions
-are re-exported here so callers write `live_service.issue_viewer_token(...)`.
+Every change a room must see (start, end, and in `live.controls` announcement, pinned, product
+push, comments switch) updates the session row and sends its room message after commit
+(live.outbox); the row is what `room_snapshot` gives a viewer who joins later. The line-up's
+cards live in `live.lineups`, audience (reservations, entry and share links, viewer tokens) in
+`live.audience`, moderation in `live.moderation`; the line-up and audience functions are
+re-exported here so callers write `live_service.issue_viewer_token(...)`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.catalog import service as catalog_service
 from liveloop.catalog.media import MAX_IMAGE_BYTES, sniff_image_type, store_image_file
-from liveloop.catalog.models import Product, ProductStatus
 from liveloop.core.database import Page, after_commit, get_scoped, paginate, scoped, utcnow
 from liveloop.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from liveloop.live.audience import (
@@ -43,9 +42,17 @@ from liveloop.live.audience import (
     sharer_ranking,
     viewer_display_name,
 )
-from liveloop.live.models import LiveSession, LiveSessionProduct, LiveStatus
+from liveloop.live.lineups import (
+    check_products,
+    get_lineup,
+    lineup_ids,
+    product_card,
+    pushed_card,
+    replace_lineup,
+)
+from liveloop.live.models import LiveSession, LiveStatus
 from liveloop.live.outbox import send_after_commit
-from liveloop.live.schemas import MAX_LINEUP, LiveSessionCreate, LiveSessionUpdate
+from liveloop.live.schemas import LiveSessionCreate, LiveSessionUpdate
 from liveloop.shops import service as shops_service
 from liveloop.shops.permissions import Permission
 from liveloop.shops.service import Actor, record_audit
@@ -54,6 +61,8 @@ __all__ = [
     "bulk_reserve",
     "cancel_live_session",
     "cancel_reservation",
+    "check_may_run",
+    "check_open",
     "count_reservations",
     "create_entry_link",
     "create_live_session",
@@ -67,23 +76,19 @@ __all__ = [
     "get_live_session",
     "issue_staff_token",
     "issue_viewer_token",
+    "lineup_ids",
     "list_entry_links",
     "list_live_sessions",
     "list_reservations",
     "product_card",
-    "push_product",
     "reservation_customer_ids",
     "reserve",
     "resolve_share",
     "room_snapshot",
-    "set_announcement",
-    "set_comments_enabled",
     "set_cover",
     "set_lineup",
-    "set_pinned",
     "sharer_ranking",
     "start_live_session",
-    "unpush_product",
     "update_live_session",
     "viewer_display_name",
 ]
@@ -161,73 +166,6 @@ async def list_live_sessions(
     return await paginate(session, statement, page=page, per_page=per_page)
 
 
-async def lineup_ids(*, session: AsyncSession, live_session: LiveSession) -> list[int]:
-    rows = await session.execute(
-        scoped(LiveSessionProduct, live_session.shop_id, LiveSessionProduct.product_id)
-        .where(LiveSessionProduct.live_session_id == live_session.id)
-        .order_by(LiveSessionProduct.position, LiveSessionProduct.id)
-    )
-    return [row.product_id for row in rows]
-
-
-async def get_lineup(*, session: AsyncSession, live_session: LiveSession) -> list[Product]:
-    """The line-up's products in order (a product deleted since is left out)."""
-    products = []
-    for product_id in await lineup_ids(session=session, live_session=live_session):
-        try:
-            products.append(
-                await catalog_service.get_product(
-                    session=session, shop_id=live_session.shop_id, product_id=product_id
-                )
-            )
-        except NotFound:
-            continue
-    return products
-
-
-def _sku_name(specs: dict[str, Any], code: str) -> str:
-    return " / ".join(str(v) for v in specs.values()) if specs else code
-
-
-def product_card(product: Product) -> dict[str, Any]:
-    """A product as a room shows it (product_push, line-up): price and live stock per SKU."""
-    skus = product.active_skus
-    return {
-        "id": product.id,
-        "name": product.name,
-        "subtitle": product.subtitle,
-        "image_url": product.images[0].url if product.images else None,
-        "price_fen": product.price_min_fen,
-        "price_min_fen": product.price_min_fen,
-        "price_max_fen": product.price_max_fen,
-        "stock": product.total_stock,
-        "on_shelf": product.status == ProductStatus.ON_SHELF.value,
-        "skus": [
-            {
-                "id": sku.id,
-                "name": _sku_name(sku.specs, sku.code),
-                "price_fen": sku.price_fen,
-                "stock": sku.stock,
-            }
-            for sku in skus
-        ],
-    }
-
-
-async def _pushed_card(session: AsyncSession, live_session: LiveSession) -> dict[str, Any] | None:
-    if live_session.pushed_product_id is None:
-        return None
-    try:
-        product = await catalog_service.get_product(
-            session=session,
-            shop_id=live_session.shop_id,
-            product_id=live_session.pushed_product_id,
-        )
-    except NotFound:
-        return None
-    return product_card(product)
-
-
 async def room_snapshot(
     *, session: AsyncSession, live_session: LiveSession, with_lineup: bool = True
 ) -> dict[str, Any]:
@@ -238,7 +176,7 @@ async def room_snapshot(
         "comments_enabled": live_session.comments_enabled,
         "announcement": live_session.announcement,
         "pinned": live_session.pinned,
-        "product": await _pushed_card(session, live_session),
+        "product": await pushed_card(session, live_session),
         "like_total": live_session.like_total,
         "online": 0,
         "peak": live_session.peak_viewers,
@@ -265,56 +203,11 @@ async def _check_anchor(session: AsyncSession, *, shop_id: int, anchor_id: int |
         )
 
 
-async def _check_products(
-    session: AsyncSession, *, shop_id: int, product_ids: Sequence[int], field: str
-) -> list[int]:
-    ordered = list(dict.fromkeys(product_ids))  # repeated ids keep their first place
-    if len(ordered) > MAX_LINEUP:
-        raise InvalidInput(
-            f"a line-up holds at most {MAX_LINEUP} products (got {len(ordered)})",
-            code="lineup_too_long",
-            field=field,
-        )
-    names = await catalog_service.get_product_names(
-        session=session, shop_id=shop_id, product_ids=ordered
-    )
-    missing = [pid for pid in ordered if pid not in names]
-    if missing:
-        listed = ", ".join(str(pid) for pid in missing)
-        raise InvalidInput(
-            f"product {listed} {'was' if len(missing) == 1 else 'were'} not found in this shop",
-            code="product_not_found",
-            field=field,
-        )
-    return ordered
-
-
-async def _replace_lineup(
-    session: AsyncSession, live_session: LiveSession, product_ids: list[int]
-) -> None:
-    await session.execute(
-        delete(LiveSessionProduct).where(
-            LiveSessionProduct.shop_id == live_session.shop_id,
-            LiveSessionProduct.live_session_id == live_session.id,
-        )
-    )
-    session.add_all(
-        LiveSessionProduct(
-            shop_id=live_session.shop_id,
-            live_session_id=live_session.id,
-            product_id=product_id,
-            position=position,
-        )
-        for position, product_id in enumerate(product_ids)
-    )
-    await session.flush()
-
-
 async def create_live_session(
     *, session: AsyncSession, actor: Actor, data: LiveSessionCreate
 ) -> LiveSession:
     await _check_anchor(session, shop_id=actor.shop_id, anchor_id=data.anchor_id)
-    product_ids = await _check_products(
+    product_ids = await check_products(
         session, shop_id=actor.shop_id, product_ids=data.product_ids, field="product_ids"
     )
     live_session = LiveSession(
@@ -329,7 +222,7 @@ async def create_live_session(
     )
     session.add(live_session)
     await session.flush()
-    await _replace_lineup(session, live_session, product_ids)
+    await replace_lineup(session, live_session, product_ids)
     await record_audit(
         session=session,
         actor=actor,
@@ -341,7 +234,7 @@ async def create_live_session(
     return live_session
 
 
-def _check_open(live_session: LiveSession, doing: str) -> None:
+def check_open(live_session: LiveSession, doing: str) -> None:
     if live_session.status not in OPEN_STATES:
         raise Conflict(
             f"live session {live_session.id} has {VERBS.get(live_session.status, 'ended')}; "
@@ -357,7 +250,7 @@ async def update_live_session(
     live_session = await get_live_session(
         session=session, shop_id=actor.shop_id, live_session_id=live_session_id
     )
-    _check_open(live_session, "be edited")
+    check_open(live_session, "be edited")
     changes = data.model_dump(exclude_unset=True)
     for name in ("title", "planned_start"):
         if name in changes and changes[name] is None:
@@ -400,11 +293,11 @@ async def set_lineup(
     live_session = await get_live_session(
         session=session, shop_id=actor.shop_id, live_session_id=live_session_id
     )
-    _check_open(live_session, "change its line-up")
-    ordered = await _check_products(
+    check_open(live_session, "change its line-up")
+    ordered = await check_products(
         session, shop_id=actor.shop_id, product_ids=product_ids, field="product_ids"
     )
-    await _replace_lineup(session, live_session, ordered)
+    await replace_lineup(session, live_session, ordered)
     await record_audit(
         session=session,
         actor=actor,
@@ -461,7 +354,7 @@ async def set_cover(
 # ---------------------------------------------------------------------------- transitions
 
 
-def _check_may_run(actor: Actor, live_session: LiveSession) -> None:
+def check_may_run(actor: Actor, live_session: LiveSession) -> None:
     """The session's anchor, or staff who manage live sessions."""
     if actor.can(Permission.LIVE_MANAGE):
         return
@@ -480,7 +373,7 @@ async def _transition(
     live_session = await get_live_session(
         session=session, shop_id=actor.shop_id, live_session_id=live_session_id
     )
-    _check_may_run(actor, live_session)
+    check_may_run(actor, live_session)
     current = live_session.status
     if target.value not in TRANSITIONS[current]:
         allowed = sorted(TRANSITIONS[current])
@@ -545,145 +438,3 @@ async def cancel_live_session(
     return await _transition(
         session, actor=actor, live_session_id=live_session_id, target=LiveStatus.CANCELLED
     )
-
-
-# ------------------------------------------------------------------------- room controls
-
-
-async def _open_room(session: AsyncSession, actor: Actor, live_session_id: int) -> LiveSession:
-    live_session = await get_live_session(
-        session=session, shop_id=actor.shop_id, live_session_id=live_session_id
-    )
-    _check_may_run(actor, live_session)
-    _check_open(live_session, "change its room")
-    return live_session
-
-
-async def _room_audit(
-    session: AsyncSession, actor: Actor, live_session: LiveSession, action: str, **details: Any
-) -> None:
-    await record_audit(
-        session=session,
-        actor=actor,
-        action=f"live.{action}",
-        target_type="live_session",
-        target_id=live_session.id,
-        details=details,
-    )
-
-
-async def set_announcement(
-    *, session: AsyncSession, actor: Actor, live_session_id: int, text: str
-) -> LiveSession:
-    live_session = await _open_room(session, actor, live_session_id)
-    live_session.announcement = text.strip()[:500]
-    await session.flush()
-    await _room_audit(session, actor, live_session, "announcement", text=live_session.announcement)
-    send_after_commit(
-        session,
-        live_session_id=live_session.id,
-        message={"type": "announcement", "text": live_session.announcement},
-    )
-    return live_session
-
-
-def _staff_name(actor: Actor) -> str:
-    return actor.label.split(" <", 1)[0]  # the staff label is "Name <email>": no e-mail shown
-
-
-async def set_pinned(
-    *, session: AsyncSession, actor: Actor, live_session_id: int, text: str
-) -> LiveSession:
-    live_session = await _open_room(session, actor, live_session_id)
-    text = text.strip()[:200]
-    live_session.pinned = {"text": text, "by": _staff_name(actor)} if text else None
-    await session.flush()
-    await _room_audit(session, actor, live_session, "pinned", text=text)
-    send_after_commit(
-        session,
-        live_session_id=live_session.id,
-        message={"type": "pinned", "message": live_session.pinned},
-    )
-    return live_session
-
-
-async def push_product(
-    *, session: AsyncSession, actor: Actor, live_session_id: int, product_id: int
-) -> dict[str, Any]:
-    """上链接: show a product's card to everyone in the room (added to the line-up if missing).
-    Returns the card sent."""
-    live_session = await _open_room(session, actor, live_session_id)
-    try:
-        product = await catalog_service.get_product(
-            session=session, shop_id=actor.shop_id, product_id=product_id
-        )
-    except NotFound:
-        raise InvalidInput(
-            f"product {product_id} was not found in this shop",
-            code="product_not_found",
-            field="product_id",
-        ) from None
-    if product.status != ProductStatus.ON_SHELF.value:
-        raise Conflict(
-            f"product {product_id} ({product.name}) is off the shelf; put it on the shelf first",
-            code="product_off_shelf",
-            field="product_id",
-        )
-    if not product.active_skus:
-        raise Conflict(
-            f"product {product_id} ({product.name}) has no active SKU to sell",
-            code="product_without_skus",
-            field="product_id",
-        )
-    ids = await lineup_ids(session=session, live_session=live_session)
-    if product_id not in ids:
-        await _replace_lineup(session, live_session, [*ids, product_id])
-    live_session.pushed_product_id = product_id
-    await session.flush()
-    await _room_audit(session, actor, live_session, "push", product_id=product_id)
-    card = product_card(product)
-    send_after_commit(
-        session, live_session_id=live_session.id, message={"type": "product_push", "product": card}
-    )
-    return card
-
-
-async def unpush_product(
-    *, session: AsyncSession, actor: Actor, live_session_id: int
-) -> LiveSession:
-    live_session = await _open_room(session, actor, live_session_id)
-    product_id = live_session.pushed_product_id
-    if product_id is None:
-        raise Conflict(
-            f"live session {live_session_id} has no product pushed",
-            code="nothing_pushed",
-            field="product_id",
-        )
-    live_session.pushed_product_id = None
-    await session.flush()
-    await _room_audit(session, actor, live_session, "unpush", product_id=product_id)
-    send_after_commit(
-        session,
-        live_session_id=live_session.id,
-        message={"type": "product_unpush", "product_id": product_id},
-    )
-    return live_session
-
-
-async def set_comments_enabled(
-    *, session: AsyncSession, actor: Actor, live_session_id: int, enabled: bool
-) -> LiveSession:
-    live_session = await _open_room(session, actor, live_session_id)
-    live_session.comments_enabled = enabled
-    await session.flush()
-    await _room_audit(session, actor, live_session, "comments", enabled=enabled)
-    send_after_commit(
-        session,
-        live_session_id=live_session.id,
-        message={
-            "type": "room_state",
-            "status": live_session.status,
-            "comments_enabled": enabled,
-        },
-    )
-    return live_session
