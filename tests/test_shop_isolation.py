@@ -126,7 +126,14 @@ def walk_routes(routes: list[Any]) -> list[APIRoute]:
 # these routes take that code, never a record id.
 # A payment provider's callback names the shop it is for and proves itself by its signature;
 # the demo pay page's signed token is its capability.
-PUBLIC_PREFIXES = ("/api/v1/public/", "/live/", "/api/v1/payments/{provider}/notify/", "/pay/")
+PUBLIC_PREFIXES = (
+    "/api/v1/public/",
+    "/live/",
+    "/api/v1/payments/{provider}/notify/",
+    "/pay/",
+    "/group/",  # a group buy's share link
+    "/assist/",  # an assist's share link
+)
 
 
 def id_routes(app: Any) -> list[tuple[str, str, APIRoute]]:

@@ -76,6 +76,11 @@ NAV: tuple[NavGroup, ...] = (
                 "receipt",
                 P.ORDERS_MANAGE,
             ),
+            NavItem(
+                "group_buys", N_("Group buys"), "/console/group-buys", "users", P.ORDERS_MANAGE
+            ),
+            NavItem("assists", N_("Assists"), "/console/assists", "send", P.ORDERS_MANAGE),
+            NavItem("affiliates", N_("Affiliates"), "/console/affiliates", "id", P.ORDERS_MANAGE),
         ),
     ),
     NavGroup(
