@@ -157,3 +157,23 @@ async def test_another_shops_customer_cannot_get_a_token(client, session, shop, 
         f"/api/v1/live/{their_room.id}/viewer-token", json={"device_id": "device-0001aa"}
     )
     assert response.status_code == 404
+
+
+async def test_a_kicked_device_is_told_why_when_it_asks_for_a_token(
+    anon_client, session, shop, actor
+):
+    from liveloop.live import moderation
+
+    live = await make_live_session(session, shop_id=shop.id, status="live")
+    await moderation.kick(
+        session=session, actor=actor, live_session_id=live.id, device_id="device-0001aa"
+    )
+    response = await anon_client.post(
+        f"/api/v1/public/live/{live.code}/token", json={"device_id": "device-0001aa"}
+    )
+    assert response.status_code == 403 and response.json()["code"] == "banned"
+    assert "in this room until" in response.json()["message"]
+    other = await anon_client.post(
+        f"/api/v1/public/live/{live.code}/token", json={"device_id": "device-0002bb"}
+    )
+    assert other.status_code == 200

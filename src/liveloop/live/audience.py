@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.core.database import Page, get_scoped, paginate, scoped, utcnow
-from liveloop.core.errors import Conflict, InvalidInput, NotFound
+from liveloop.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from liveloop.core.settings import Settings
 from liveloop.customers import service as customers_service
 from liveloop.live.models import (
@@ -95,6 +95,24 @@ async def _attribution(
     return source, share
 
 
+async def _check_not_banned(
+    session: AsyncSession, live_session: LiveSession, *, customer_id: int | None, device_id: str
+) -> None:
+    """A banned (or just kicked) viewer learns why before the page even opens the socket."""
+    from liveloop.live import moderation  # (moderation does not import this module)
+
+    ban = await moderation.find_active_restriction(
+        session=session,
+        shop_id=live_session.shop_id,
+        live_session_id=live_session.id,
+        customer_id=customer_id,
+        device_id=device_id,
+        kind="ban",
+    )
+    if ban is not None:
+        raise PermissionDenied(moderation.restriction_text(ban), code="banned", field="device_id")
+
+
 async def issue_viewer_token(
     *,
     session: AsyncSession,
@@ -139,6 +157,9 @@ async def issue_viewer_token(
             code="viewer_required",
             field="customer_id",
         )
+    await _check_not_banned(
+        session, live_session, customer_id=customer_id, device_id=device_id or ""
+    )
     source, share = await _attribution(
         session, live_session, source_code=source_code, share_code=share_code
     )
