@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from liveloop.core.database import Database
-from liveloop.live import service as live_service
+from liveloop.live import controls as room_controls
 from liveloop.models import Base
 from liveloop.shops.service import actor_for_staff
 from tests import factories
@@ -69,7 +69,7 @@ async def test_viewer_page_escapes_what_staff_typed(anon_client, session, shop, 
     live = await make_live_session(
         session, shop_id=shop.id, title="<script>alert(1)</script>", status="live"
     )
-    await live_service.set_announcement(
+    await room_controls.set_announcement(
         session=session,
         actor=actor,
         live_session_id=live.id,
