@@ -262,6 +262,12 @@ async def place_order(
         )
         if live_session_id is not None:
             await _check_live_session(session, shop_id=shop_id, live_session_id=live_session_id)
+        stock_left: dict[int, int] | None = None
+        if not stock_already_reserved and any(c.sku.stock < c.quantity for c in quote.lines):
+            # Sold out as far as this read can tell: reserve now, before writing anything, which
+            # raises the one error listing every short line (or, if stock came back meanwhile,
+            # simply succeeds). A stale "enough" is harmless: the UPDATE below decides.
+            stock_left = await _reserve(session, shop_id=shop_id, quote=quote, reason="order")
         order = await _insert_order(
             session,
             shop_id=shop_id,
@@ -288,18 +294,14 @@ async def place_order(
         await hooks.emit("order_placed", session=session, order=order)
         await _record_event(session, order, "order_placed")
         # Last, so the SKU rows stay locked only from here to the commit.
-        stock_left: dict[int, int] = {}
-        if not stock_already_reserved:
-            stock_left = await catalog_service.reserve_stock(
-                session=session,
-                shop_id=shop_id,
-                lines=[(line.sku.id, line.quantity) for line in quote.lines],
-                reason=f"order {order.number}",
+        if not stock_already_reserved and stock_left is None:
+            stock_left = await _reserve(
+                session, shop_id=shop_id, quote=quote, reason=f"order {order.number}"
             )
         await complete_key(
             session=session, claim=claim, resource_type="order", resource_id=order.id
         )
-    _announce_order(session, order, quote, stock_left)
+    _announce_order(session, order, quote, stock_left or {})
     _schedule_expiry(session, order)
     if order.total_fen == 0:
         await mark_order_paid(
@@ -311,6 +313,17 @@ async def place_order(
             payment_ref="free",
         )
     return order
+
+
+async def _reserve(
+    session: AsyncSession, *, shop_id: int, quote: Quote, reason: str
+) -> dict[int, int]:
+    return await catalog_service.reserve_stock(
+        session=session,
+        shop_id=shop_id,
+        lines=[(line.sku.id, line.quantity) for line in quote.lines],
+        reason=reason,
+    )
 
 
 async def _insert_order(
