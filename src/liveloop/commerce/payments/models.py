@@ -62,6 +62,10 @@ class RefundStatus(StrEnum):
     FAILED = "failed"  # the provider refused for good; needs a person
 
 
+# Foreign keys to orders are NO ACTION (checked at the end of the statement): deleting an
+# order that has money records is refused, while deleting a whole shop cascades to both.
+
+
 class Payment(IdMixin, TimestampMixin, ShopScoped, Base):
     __tablename__ = "payments"
     __table_args__ = (
@@ -73,7 +77,7 @@ class Payment(IdMixin, TimestampMixin, ShopScoped, Base):
         ),
     )
 
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="RESTRICT"))
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
     number: Mapped[str] = mapped_column(String(32))  # out_trade_no
     provider: Mapped[str] = mapped_column(String(24))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
@@ -124,8 +128,8 @@ class Refund(IdMixin, TimestampMixin, ShopScoped, Base):
         CheckConstraint("amount_fen > 0", name="amount_positive"),
     )
 
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="RESTRICT"))
-    payment_id: Mapped[int] = mapped_column(BigId, ForeignKey("payments.id", ondelete="RESTRICT"))
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    payment_id: Mapped[int] = mapped_column(BigId, ForeignKey("payments.id"))
     number: Mapped[str] = mapped_column(String(32))  # out_refund_no
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(200), default="")
@@ -158,9 +162,7 @@ class RefundLine(IdMixin, ShopScoped, Base):
     refund_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("refunds.id", ondelete="CASCADE"), index=True
     )
-    order_line_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("order_lines.id", ondelete="RESTRICT"), index=True
-    )
+    order_line_id: Mapped[int] = mapped_column(BigId, ForeignKey("order_lines.id"), index=True)
     sku_id: Mapped[int | None] = mapped_column(BigId, default=None)
     quantity: Mapped[int] = mapped_column(Integer)
     amount_fen: Mapped[int] = mapped_column(BigInteger)

@@ -229,10 +229,11 @@ async def create_refund(
             for line_id, units in quantities.items()
         ],
     )
-    session.add(refund)
-    await session.flush()
     if actor is not None:
         await _book(session=session, refund=refund, actor=actor)
+    else:
+        session.add(refund)
+        await session.flush()
     await idempotency.complete_key(
         session=session, claim=claim, resource_type="refund", resource_id=refund.id
     )
@@ -297,9 +298,12 @@ async def _lock_refund(session: AsyncSession, *, shop_id: int, refund_id: int) -
 
 
 async def _book(*, session: AsyncSession, refund: Refund, actor: Actor) -> None:
-    """Move the refund's money, stock and order state inside the caller's transaction."""
+    """Move the refund's money, stock and order state inside the caller's transaction.
+
+    The order row is locked first (orders.record_refund), before the refund row is inserted:
+    on PostgreSQL that insert takes a key-share lock on the order (its foreign key), and two
+    refunds each holding one while waiting for the order's update lock would deadlock."""
     quantities = {line.order_line_id: line.quantity for line in refund.lines}
-    # The order row first (orders.record_refund locks it), then the payment: one lock order.
     order = await orders_service.record_refund(
         session=session,
         shop_id=refund.shop_id,
@@ -326,6 +330,9 @@ async def _book(*, session: AsyncSession, refund: Refund, actor: Actor) -> None:
             code="refund_exceeds_paid",
             field="amount_fen",
         )
+    if refund.id is None:
+        session.add(refund)
+        await session.flush()
     refund.restock = bool(quantities) and order.shipped_at is None and order.stock_reserved
     if refund.restock:
         by_id = {line.id: line for line in order.lines}

@@ -92,7 +92,6 @@ def upgrade() -> None:
             ["order_id"],
             ["orders.id"],
             name=op.f("fk_payments_order_id_orders"),
-            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["shop_id"], ["shops.id"], name=op.f("fk_payments_shop_id_shops"), ondelete="CASCADE"
@@ -195,13 +194,11 @@ def upgrade() -> None:
             ["order_id"],
             ["orders.id"],
             name=op.f("fk_refunds_order_id_orders"),
-            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["payment_id"],
             ["payments.id"],
             name=op.f("fk_refunds_payment_id_payments"),
-            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["shop_id"], ["shops.id"], name=op.f("fk_refunds_shop_id_shops"), ondelete="CASCADE"
@@ -237,7 +234,6 @@ def upgrade() -> None:
             ["order_line_id"],
             ["order_lines.id"],
             name=op.f("fk_refund_lines_order_line_id_order_lines"),
-            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["refund_id"],
