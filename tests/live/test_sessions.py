@@ -327,3 +327,25 @@ async def test_demo_live_data(session, shop, owner, tmp_path):
         session=session, shop_id=shop.id, live_session_id=ids["ended"][-1]
     )
     assert sharers and sharers[0]["viewers"] >= sharers[-1]["viewers"] > 0
+
+
+async def test_reservations_are_the_reminder_audience(session, shop):
+    live = await make_live_session(session, shop_id=shop.id)
+    people = [(await factories.make_customer(session, shop_id=shop.id)).id for _ in range(3)]
+    for customer_id in people:
+        await live_service.reserve(session=session, live_session=live, customer_id=customer_id)
+    await live_service.cancel_reservation(session=session, live_session=live, customer_id=people[1])
+    audience = await live_service.reservation_customer_ids(
+        session=session, shop_id=shop.id, live_session_id=live.id
+    )
+    assert audience == [people[0], people[2]]
+    marked = await live_service.mark_reminded(
+        session=session, shop_id=shop.id, live_session_id=live.id, customer_ids=[people[0]]
+    )
+    assert marked == 1
+    assert await live_service.reservation_customer_ids(
+        session=session, shop_id=shop.id, live_session_id=live.id, not_reminded_only=True
+    ) == [people[2]]
+    live_now = await make_live_session(session, shop_id=shop.id, status="live")
+    with pytest.raises(Conflict, match="join it now"):
+        await live_service.reserve(session=session, live_session=live_now, customer_id=people[0])

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -334,6 +334,27 @@ async def reservation_customer_ids(
     if not_reminded_only:
         statement = statement.where(LiveReservation.reminded_at.is_(None))
     return [row.customer_id for row in await session.execute(statement)]
+
+
+async def mark_reminded(
+    *, session: AsyncSession, shop_id: int, live_session_id: int, customer_ids: Sequence[int]
+) -> int:
+    """Record that these customers were reminded (outreach calls this after sending), so a
+    second reminder run skips them. Returns how many reservations were marked."""
+    if not customer_ids:
+        return 0
+    result = await session.execute(
+        update(LiveReservation)
+        .where(
+            LiveReservation.shop_id == shop_id,
+            LiveReservation.live_session_id == live_session_id,
+            LiveReservation.customer_id.in_(set(customer_ids)),
+            LiveReservation.reminded_at.is_(None),
+        )
+        .values(reminded_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def customer_names(
