@@ -142,11 +142,32 @@ async def create_flash_sale(
     )
     session.add(sale)
     await session.flush()
+    _sold_out_until.pop((shop_id, sale.id), None)  # an id reused after a rollback
+    counters = _process_counters()
+    if counters is not None:
+        # Loaded now, so the first burst of buyers does not all find them missing; any
+        # counters left by a database that was reset (ids start again) are replaced.
+        terms = SaleTerms(
+            shop_id=shop_id,
+            sale_id=sale.id,
+            remaining=sale.quantity,
+            limit=sale.per_customer_limit,
+            starts_at=sale.starts_at,
+            ends_at=sale.ends_at,
+            active=True,
+            buyers={},
+        )
+        after_commit(session, _in_background(lambda: _fresh_counters(counters, terms)))
     if sale.live_session_id is not None:
         send_after_commit(
             session, live_session_id=sale.live_session_id, message=flash_sale_message(sale)
         )
     return sale
+
+
+async def _fresh_counters(counters: FlashCounters, terms: SaleTerms) -> None:
+    await counters.forget(shop_id=terms.shop_id, sale_id=terms.sale_id)
+    await counters.load(terms)
 
 
 async def _finish(
@@ -343,6 +364,23 @@ async def _terms_from_db(session: AsyncSession, sale: FlashSale) -> SaleTerms:
     )
 
 
+_loading_locks: dict[tuple[int, int], asyncio.Lock] = {}
+
+# SQL path: a sale seen sold out is refused without a database round trip for a moment
+# (units can come back when an order is released, so the memory is short).
+SOLD_OUT_MEMORY = 0.5  # seconds
+_sold_out_until: dict[tuple[int, int], float] = {}
+
+
+def _remember_sold_out(shop_id: int, flash_sale_id: int) -> None:
+    _sold_out_until[(shop_id, flash_sale_id)] = time.monotonic() + SOLD_OUT_MEMORY
+
+
+def _known_sold_out(shop_id: int, flash_sale_id: int) -> bool:
+    until = _sold_out_until.get((shop_id, flash_sale_id))
+    return until is not None and time.monotonic() < until
+
+
 async def _reserve_in_redis(
     session: AsyncSession,
     counters: FlashCounters,
@@ -365,8 +403,14 @@ async def _reserve_in_redis(
         now=now,
     )
     if result.code == redis_lua.NOT_LOADED:
-        sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
-        await _load_counters(session, counters, sale)
+        # One load per sale and process at a time: a burst that finds the counters missing
+        # (Redis restarted) waits for one database read instead of each doing its own.
+        async with _loading_locks.setdefault((shop_id, flash_sale_id), asyncio.Lock()):
+            if await counters.version(shop_id=shop_id, sale_id=flash_sale_id) is None:
+                sale = await get_flash_sale(
+                    session=session, shop_id=shop_id, flash_sale_id=flash_sale_id
+                )
+                await _load_counters(session, counters, sale)
         result = await counters.reserve(
             shop_id=shop_id,
             sale_id=flash_sale_id,
@@ -425,6 +469,8 @@ async def buy_flash_sale(
         return await orders.get_order(session=session, shop_id=shop_id, order_id=claim.replay_id)
     now = utcnow()
     token = secrets.token_hex(16)
+    if counters is None and _known_sold_out(shop_id, flash_sale_id):
+        raise _refusal(flash_sale_id, redis_lua.SOLD_OUT, quantity=quantity)
     if counters is not None:
         await _reserve_in_redis(
             session,
@@ -470,7 +516,9 @@ async def buy_flash_sale(
             await idempotency.complete_key(
                 session=session, claim=claim, resource_type="order", resource_id=order.id
             )
-    except BaseException:
+    except BaseException as error:
+        if isinstance(error, Conflict) and error.code == "sold_out" and counters is None:
+            _remember_sold_out(shop_id, flash_sale_id)
         if counters is not None:
             await counters.cancel(
                 shop_id=shop_id,
@@ -628,6 +676,7 @@ async def give_units_back(
             reason="flash_order_released",
         )
         return
+    _sold_out_until.pop((shop_id, sale.id), None)
     counters = _process_counters()
     if counters is not None:
         after_commit(
