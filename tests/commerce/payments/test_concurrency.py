@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from liveloop.commerce.payments import refunds, service
 from liveloop.commerce.payments.models import NotificationStatus, PaymentNotification, Refund
 from liveloop.core.errors import InvalidInput
+from liveloop.events.models import Event
 from liveloop.shops.models import Shop
 from liveloop.shops.service import system_actor
 from tests import factories
@@ -88,5 +89,8 @@ async def test_racing_repeats_apply_once_and_racing_refunds_never_exceed_the_pay
         assert refunded == paid.refunded_fen == won[0] <= paid.amount_fen
     finally:
         async with database.sessionmaker() as session:
+            # Events carry no foreign key (see events.models): they go by hand, or a later
+            # shop given the same id would find them.
+            await session.execute(delete(Event).where(Event.shop_id == shop.id))
             await session.execute(delete(Shop).where(Shop.id == shop.id))
             await session.commit()
