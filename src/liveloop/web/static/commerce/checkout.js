@@ -28,7 +28,9 @@
     idempotencyKey: null,
     quoteSeq: 0,
     busy: false,
+    tokenOverride: null, // the customer token an order was paid with, when coming back
   };
+  var ORDER_TOKEN_KEY = "liveloop.order_token.";
 
   // ---- helpers ----------------------------------------------------------------------------
 
@@ -49,6 +51,7 @@
   function storageSet(key, value) { try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
 
   function token() {
+    if (state.tokenOverride) return state.tokenOverride;
     if (window.LiveLoopViewer && window.LiveLoopViewer.token) return window.LiveLoopViewer.token;
     if (config.shop_id) {
       var saved = storageGet(TOKEN_KEY + config.shop_id + ".mall");
@@ -58,6 +61,7 @@
   }
 
   function rememberToken(newToken, shopId) {
+    state.tokenOverride = newToken;
     if (window.LiveLoopViewer && window.LiveLoopViewer.setToken) window.LiveLoopViewer.setToken(newToken);
     var shop = shopId || config.shop_id;
     if (!shop) return;
@@ -306,6 +310,8 @@
     $("llc-pay").disabled = true;
     try {
       var back = window.location.pathname + window.location.search + "#ll-order-" + state.order.id;
+      // Coming back, the room hands out a fresh guest token: keep the buyer's for this order.
+      try { window.sessionStorage.setItem(ORDER_TOKEN_KEY + state.order.id, token()); } catch (e) { /* private mode */ }
       var payment = await api("POST", "/orders/" + state.order.id + "/payments",
         { provider: "demo", return_url: back }, { "Idempotency-Key": "pay-" + state.order.id });
       var prepay = payment.prepay || {};
@@ -330,6 +336,12 @@
 
   // Back from the pay page: show how the order stands (the notification may still be on its way).
   async function resumeOrder(orderId) {
+    var saved = null;
+    try { saved = window.sessionStorage.getItem(ORDER_TOKEN_KEY + orderId); } catch (e) { saved = null; }
+    if (saved) {
+      state.tokenOverride = saved;
+      if (window.LiveLoopViewer && window.LiveLoopViewer.setToken) window.LiveLoopViewer.setToken(saved);
+    }
     open();
     for (var attempt = 0; attempt < 10; attempt++) {
       try {
