@@ -17,16 +17,18 @@ from liveloop.commerce.assist.schemas import AssistCampaignCreate
 from liveloop.commerce.groupbuy.pages import error_text
 from liveloop.core.database import paginate
 from liveloop.core.deps import DbSession
-from liveloop.core.errors import Conflict, InvalidInput, NotFound
+from liveloop.core.errors import Conflict, InvalidInput, NotFound, register_html_error_page
 from liveloop.core.schemas import parse_id
 from liveloop.shops.auth import console_requires
 from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
 from liveloop.web.console import console_router, redirect
+from liveloop.web.errors import render_error_page
 from liveloop.web.i18n import N_, translate
 from liveloop.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
+register_html_error_page("/assist", render_error_page)  # the share page is opened in a browser
 pages = console_router(prefix="/console/assists")
 Manager = Annotated[Actor, console_requires(P.ORDERS_MANAGE)]
 PER_PAGE = 20
