@@ -235,6 +235,7 @@ class SimulatedViewer:
         url = websocket_url(self.audience.base_url, self.audience.live_session_id)
         async with connect(url, open_timeout=10, close_timeout=2, max_size=2**22) as socket:
             self.socket = socket
+            tasks: list[asyncio.Task[None]] = []
             try:
                 join = {
                     "type": "join",
@@ -242,19 +243,21 @@ class SimulatedViewer:
                     "last_seq": self.context.room.last_seq,
                 }
                 await socket.send(json.dumps(join))
-                reader = asyncio.create_task(self._read(socket))
-                actor = asyncio.create_task(self._act(leave_at))
-                done, pending = await asyncio.wait(
-                    {reader, actor}, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in pending:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                        await task
+                tasks = [
+                    asyncio.create_task(self._read(socket)),
+                    asyncio.create_task(self._act(leave_at)),
+                ]
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     task.result()  # a dropped connection surfaces here as ConnectionClosed
             finally:
+                # Also when the demo stops (cancelled): end both halves, then say goodbye
+                # with a normal close rather than the 1011 an aborted context would send.
                 self.socket = None
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await socket.close()
 
     async def _read(self, socket: ClientConnection) -> None:
         room = self.context.room
