@@ -230,3 +230,31 @@ async def test_settlement_export_is_audited(session, shop, kol, goods) -> None:
         await session.execute(select(AuditEntry).where(AuditEntry.action == "affiliates.export"))
     ).scalar_one()
     assert audit.details["rows"] == 2
+
+
+async def test_an_order_through_a_kocs_live_entry_link_is_theirs(session, shop, goods) -> None:
+    from liveloop.live import audience
+    from liveloop.live.schemas import EntryLinkCreate
+    from tests.factories.live import make_live_session
+
+    actor = system_actor(shop.id)
+    fan = await factories.make_customer(session, shop_id=shop.id, name="达人小李")
+    koc = await affiliates.create_affiliate(
+        session=session,
+        actor=actor,
+        data=AffiliateCreate(name="小李", kind="koc", customer_id=fan.id, default_rate_bp=300),
+    )
+    live = await make_live_session(session, shop_id=shop.id, status="live")
+    link = await audience.create_entry_link(
+        session=session,
+        actor=actor,
+        live_session=live,
+        data=EntryLinkCreate(channel="kol", customer_id=fan.id),
+    )
+    order = await place(session, shop, goods, source_code=link.code, live_session_id=live.id)
+    attribution = (
+        await session.execute(select(AffiliateOrder).where(AffiliateOrder.order_id == order.id))
+    ).scalar_one()
+    assert (attribution.affiliate_id, attribution.matched_by) == (koc.id, "entry_link")
+    await pay(session, order)
+    assert [c.amount_fen for c in await commissions(session, order)] == [387, 299]

@@ -120,7 +120,7 @@ class AffiliateOrder(IdMixin, ShopScoped, Base):
     order_id: Mapped[int] = mapped_column(BigId)
     order_number: Mapped[str] = mapped_column(String(32), default="")
     code: Mapped[str] = mapped_column(String(32))
-    matched_by: Mapped[str] = mapped_column(String(16))  # promo | share | source
+    matched_by: Mapped[str] = mapped_column(String(16))  # promo | share | source | entry_link
     # Items after discounts, the base commission is computed on (shipping excluded).
     gmv_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     order_status: Mapped[str] = mapped_column(String(24), default="pending_payment")

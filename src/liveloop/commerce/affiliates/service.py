@@ -1,7 +1,9 @@
 """Affiliates: profiles, codes and rates; order attribution and the commission lifecycle.
 
 An order is attributed when placed (hook "order_placed") to the affiliate whose code it carries:
-a promo code in `attribution["promo_code"]` first, then its share code, then its source code.
+a promo code in `attribution["promo_code"]` first, then its share code, then its source code;
+failing those, to the affiliate behind the live entry link it came through (the link's customer
+or staff member).
 Commission is written per order line when the order is paid (pending), settles once the return
 window is over (periodic job), and is taken back in proportion to refunds (hook
 "order_refunded"; each refund counted once). Rounding: see `commission.py`.
@@ -248,12 +250,50 @@ def _line_base(line: Any) -> int:
     return max(int(line.line_total_fen) - int(line.discount_fen or 0), 0)
 
 
+async def find_entry_link_affiliate(
+    *, session: AsyncSession, shop_id: int, order: Any
+) -> Affiliate | None:
+    """The affiliate behind the live entry link the order came through: the link's KOL/KOC
+    customer or staff member, when that person has an active affiliate profile."""
+    if not order.source_code or order.live_session_id is None:
+        return None
+    from liveloop.live import audience
+    from liveloop.live import service as live_service
+
+    live_session = await live_service.get_live_session(
+        session=session, shop_id=shop_id, live_session_id=order.live_session_id
+    )
+    link = await audience.get_entry_link(
+        session=session, live_session=live_session, code=order.source_code
+    )
+    if link is None or (link.customer_id is None and link.staff_id is None):
+        return None
+    person = (
+        Affiliate.customer_id == link.customer_id
+        if link.customer_id is not None
+        else Affiliate.staff_id == link.staff_id
+    )
+    statement = (
+        scoped(Affiliate, shop_id)
+        .where(person, Affiliate.is_active.is_(True))
+        .order_by(Affiliate.id)
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 @hooks.on("order_placed")
 async def attribute_order(*, session: AsyncSession, order: Any, **_: Any) -> AffiliateOrder | None:
     match = await find_affiliate_code(session=session, shop_id=order.shop_id, order=order)
-    if match is None:
-        return None
-    code, how = match
+    if match is not None:
+        affiliate_id, code_text, how = match[0].affiliate_id, match[0].code, match[1]
+    else:
+        behind_link = await find_entry_link_affiliate(
+            session=session, shop_id=order.shop_id, order=order
+        )
+        if behind_link is None:
+            return None
+        affiliate_id, code_text, how = behind_link.id, order.source_code, "entry_link"
     existing = (
         await session.execute(
             scoped(AffiliateOrder, order.shop_id).where(AffiliateOrder.order_id == order.id)
@@ -263,10 +303,10 @@ async def attribute_order(*, session: AsyncSession, order: Any, **_: Any) -> Aff
         return existing
     record = AffiliateOrder(
         shop_id=order.shop_id,
-        affiliate_id=code.affiliate_id,
+        affiliate_id=affiliate_id,
         order_id=order.id,
         order_number=order.number,
-        code=code.code,
+        code=code_text,
         matched_by=how,
         gmv_fen=sum(_line_base(line) for line in order.lines),
         order_status=order.status,
