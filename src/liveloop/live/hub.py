@@ -20,24 +20,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import time
 import uuid
 from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.core.bus import Bus, make_bus
-from liveloop.core.database import Database
+from liveloop.core.database import Database, scoped, utcnow
 from liveloop.core.settings import Settings, get_settings
 from liveloop.live import moderation, outbox
 from liveloop.live import protocol as p
 from liveloop.live import service as live_service
 from liveloop.live.buffer import EventBuffer
-from liveloop.live.models import LiveSession, LiveViewer
+from liveloop.live.models import LiveRestriction, LiveSession, LiveViewer
 from liveloop.live.presence import LocalFigures, RedisFigures, RoomFigures
-from liveloop.live.room import IDLE_ROOM_CLOSE_S, Room, until_timestamp
+from liveloop.live.room import IDLE_ROOM_CLOSE_S, Restriction, Room, until_timestamp
 from liveloop.live.viewers import ViewerClaims
 
 log = structlog.get_logger(__name__)
@@ -132,6 +134,7 @@ class RoomHub:
                 session=session, shop_id=live_session.shop_id
             )
             shop_id = live_session.shop_id
+            restrictions = await _active_restrictions(session, shop_id, live_session_id)
         figures = self._figures_for(live_session_id)
         await figures.seed(
             like_total=int(state.get("like_total") or 0),
@@ -148,6 +151,7 @@ class RoomHub:
             first_seq=first_seq,
         )
         room.word_filter = word_filter
+        room.restrictions.items = restrictions
         room.start()
         self.rooms[live_session_id] = room
         self._readers[live_session_id] = asyncio.create_task(
@@ -179,6 +183,7 @@ class RoomHub:
             room.word_filter = await moderation.load_word_filter(
                 session=session, shop_id=room.shop_id
             )
+            room.restrictions.items = await _active_restrictions(session, room.shop_id, room.id)
         if room.idle_since is not None and now - room.idle_since > IDLE_ROOM_CLOSE_S:
             asyncio.get_running_loop().create_task(self._close_room(room.id))
 
@@ -287,6 +292,13 @@ class RoomHub:
         action = message.get("action")
         customer_id = message.get("customer_id")
         device_id = str(message.get("device_id") or "")
+        until = until_timestamp(message.get("until"))
+        if action == "mute":
+            room.restrictions.add("mute", customer_id, device_id, until)
+        elif action in ("ban", "kick"):  # a kick is recorded as a short ban
+            room.restrictions.add("ban", customer_id, device_id, until)
+        elif action in ("unmute", "unban"):
+            room.restrictions.remove(action[2:], customer_id, device_id)
         for peer in room.peers_matching(customer_id, device_id):
             if action == "mute":
                 peer.muted_until = until_timestamp(message.get("until"))
@@ -307,6 +319,31 @@ class RoomHub:
             claims.viewer_key.encode(), key=self._key_salt, digest_size=5
         ).hexdigest()
         return {"key": "v" + digest, "name": claims.name, "role": claims.role}
+
+
+async def _active_restrictions(
+    session: AsyncSession, shop_id: int, live_session_id: int
+) -> list[Restriction]:
+    """Mutes and bans in force now for this room (its own, and the shop-wide ones)."""
+    rows = await session.execute(
+        scoped(LiveRestriction, shop_id).where(
+            LiveRestriction.kind.in_(("mute", "ban")),
+            or_(
+                LiveRestriction.live_session_id.is_(None),
+                LiveRestriction.live_session_id == live_session_id,
+            ),
+            or_(LiveRestriction.until.is_(None), LiveRestriction.until > utcnow()),
+        )
+    )
+    return [
+        Restriction(
+            r.kind,
+            r.customer_id,
+            r.device_id,
+            r.until.timestamp() if r.until is not None else math.inf,
+        )
+        for r in rows.scalars()
+    ]
 
 
 def muted_message(until: str | None) -> dict[str, Any]:

@@ -78,7 +78,51 @@ def encode_room_msg(seq: int, msg: dict[str, Any], shown: bool) -> RoomMsg:
     return RoomMsg(seq, kind, msg, public, staff, control, time.monotonic())
 
 
+@dataclass(slots=True)
+class Restriction:
+    kind: str  # "mute" or "ban"
+    customer_id: int | None
+    device_id: str
+    until: float  # epoch seconds; infinity: until lifted
+
+    def matches(self, claims: ViewerClaims) -> bool:
+        return (self.customer_id is not None and self.customer_id == claims.customer_id) or bool(
+            self.device_id and self.device_id == claims.device_id
+        )
+
+
+class Restrictions:
+    """The room's mutes and bans in memory, so a join never waits on the database: loaded when
+    the room opens, reloaded every few seconds, and updated at once by `_moderation` messages."""
+
+    def __init__(self) -> None:
+        self.items: list[Restriction] = []
+
+    def add(self, kind: str, customer_id: int | None, device_id: str, until: float) -> None:
+        self.items.append(Restriction(kind, customer_id, device_id, until))
+
+    def remove(self, kind: str, customer_id: int | None, device_id: str) -> None:
+        self.items = [
+            r
+            for r in self.items
+            if not (
+                r.kind == kind
+                and (
+                    (customer_id is not None and r.customer_id == customer_id)
+                    or (device_id and r.device_id == device_id)
+                )
+            )
+        ]
+
+    def find(self, kind: str, claims: ViewerClaims) -> Restriction | None:
+        now = time.time()
+        found = [r for r in self.items if r.kind == kind and r.until > now and r.matches(claims)]
+        return max(found, key=lambda r: r.until) if found else None
+
+
 class TokenBucket:
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
     def __init__(self, rate: float, burst: float) -> None:
         self.rate, self.burst = rate, burst
         self.tokens, self.stamp = burst, time.monotonic()
@@ -111,6 +155,7 @@ class Room:
         self.figures = figures
         self.channel = f"room:{live_session_id}"
         self.word_filter: Any = None
+        self.restrictions = Restrictions()
         self.viewers: set[Peer] = set()
         self.staff: set[Peer] = set()
         self.key_counts: dict[str, int] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from typing import Any
@@ -23,7 +24,6 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocketState
 
 from liveloop.core.errors import Unauthenticated
-from liveloop.live import moderation
 from liveloop.live import protocol as p
 from liveloop.live.hub import RoomHub, muted_message
 from liveloop.live.room import Room, TokenBucket, until_timestamp
@@ -85,7 +85,25 @@ def _find_transport(send: Any) -> asyncio.Transport | None:
 
 
 class Connection:
-    """One viewer's socket, as a room `Peer`."""
+    """One viewer's socket, as a room `Peer`. Slotted: ten thousand of these per process."""
+
+    __slots__ = (
+        "_queue",
+        "_slow_since",
+        "_transport",
+        "_wake",
+        "_writer",
+        "claims",
+        "close_reason",
+        "closing",
+        "comments",
+        "dropped",
+        "joined_at",
+        "last_received",
+        "muted_until",
+        "pending_likes",
+        "websocket",
+    )
 
     def __init__(self, websocket: WebSocket, claims: ViewerClaims, *, transport: Any) -> None:
         """`transport`: the socket's transport to write frames to directly, or None to send
@@ -103,9 +121,10 @@ class Connection:
         self._slow_since: float | None = None
         self._transport = transport
         self._queue: deque[tuple[bytes, bytes | None]] = deque()
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         if self._transport is None:
+            self._wake = asyncio.Event()
             self._writer = asyncio.create_task(self._write_queued())
 
     # -- writing -----------------------------------------------------------------------------
@@ -116,7 +135,8 @@ class Connection:
         transport = self._transport
         if transport is None:
             self._queue.append((full, control))
-            self._wake.set()
+            if self._wake is not None:
+                self._wake.set()
             return
         if transport.is_closing():
             return
@@ -144,10 +164,11 @@ class Connection:
         return False
 
     async def _write_queued(self) -> None:
-        queue = self._queue
+        queue, wake = self._queue, self._wake
+        assert wake is not None
         while not self.closing:
-            await self._wake.wait()
-            self._wake.clear()
+            await wake.wait()
+            wake.clear()
             while queue and not self.closing:
                 if len(queue) > MAX_BEHIND_FRAMES or (
                     len(queue) > SLOW_FRAMES and self._still_slow(False)
@@ -259,24 +280,13 @@ async def _join(
     mute_until: str | None = None
     muted = False
     if not claims.is_staff:
-        async with hub.database.unit_of_work() as session:
-            found = {}
-            for kind in ("ban", "mute"):
-                found[kind] = await moderation.find_active_restriction(
-                    session=session,
-                    shop_id=claims.shop_id,
-                    live_session_id=live_session_id,
-                    customer_id=claims.customer_id,
-                    device_id=claims.device_id,
-                    kind=kind,
-                )
-        if found["ban"] is not None:
+        if room.restrictions.find("ban", claims) is not None:
             await _close_at_join(websocket, *p.CLOSE_BANNED)
             return None
-        if found["mute"] is not None:
+        mute = room.restrictions.find("mute", claims)
+        if mute is not None:
             muted = True
-            until = found["mute"].until
-            mute_until = until.isoformat() if until is not None else None
+            mute_until = None if mute.until == math.inf else _iso(mute.until)
     connection = Connection(websocket, claims, transport=_find_transport(websocket._send))
     if muted:
         connection.muted_until = until_timestamp(mute_until)
