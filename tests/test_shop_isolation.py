@@ -265,7 +265,8 @@ def fill(value: Any, ids: dict[str, int]) -> Any:
 
 def url_for(path: str, ids: dict[str, int]) -> str:
     values = {**ids, "action": "deactivate"}
-    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
+    # "{live_session_id:int}" too: a convertor keeps /console/live/words off the id route.
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 
 
 async def test_every_route_with_an_id_says_not_found_for_another_shops_record(
