@@ -366,8 +366,9 @@ async def _terms_from_db(session: AsyncSession, sale: FlashSale) -> SaleTerms:
 
 _loading_locks: dict[tuple[int, int], asyncio.Lock] = {}
 
-# SQL path: a sale seen sold out is refused without a database round trip for a moment
-# (units can come back when an order is released, so the memory is short).
+# A sale seen sold out (by Redis or the database) is refused from this process's memory for
+# a moment, without a round trip: the flood after a sell-out costs nothing. Units can come
+# back when an order is released, so the memory is short (and cleared by a local release).
 SOLD_OUT_MEMORY = 0.5  # seconds
 _sold_out_until: dict[tuple[int, int], float] = {}
 
@@ -469,19 +470,24 @@ async def buy_flash_sale(
         return await orders.get_order(session=session, shop_id=shop_id, order_id=claim.replay_id)
     now = utcnow()
     token = secrets.token_hex(16)
-    if counters is None and _known_sold_out(shop_id, flash_sale_id):
+    if _known_sold_out(shop_id, flash_sale_id):
         raise _refusal(flash_sale_id, redis_lua.SOLD_OUT, quantity=quantity)
     if counters is not None:
-        await _reserve_in_redis(
-            session,
-            counters,
-            shop_id=shop_id,
-            flash_sale_id=flash_sale_id,
-            customer_id=customer_id,
-            quantity=quantity,
-            token=token,
-            now=now,
-        )
+        try:
+            await _reserve_in_redis(
+                session,
+                counters,
+                shop_id=shop_id,
+                flash_sale_id=flash_sale_id,
+                customer_id=customer_id,
+                quantity=quantity,
+                token=token,
+                now=now,
+            )
+        except Conflict as error:
+            if error.code == "sold_out":
+                _remember_sold_out(shop_id, flash_sale_id)
+            raise
     try:
         sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
         _check_open(sale, now, quantity)
@@ -517,7 +523,7 @@ async def buy_flash_sale(
                 session=session, claim=claim, resource_type="order", resource_id=order.id
             )
     except BaseException as error:
-        if isinstance(error, Conflict) and error.code == "sold_out" and counters is None:
+        if isinstance(error, Conflict) and error.code == "sold_out":
             _remember_sold_out(shop_id, flash_sale_id)
         if counters is not None:
             await counters.cancel(
