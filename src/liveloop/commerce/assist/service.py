@@ -284,6 +284,9 @@ async def help_assist(
         raise InvalidInput("a help needs the helper's device id", code="device_required")
     assist = await get_assist_by_code(session=session, shop_id=shop_id, code=code)
     campaign = await get_campaign(session=session, shop_id=shop_id, campaign_id=assist.campaign_id)
+    # Read before the savepoint: rolling it back expires what it touched, and an expired
+    # attribute would be loaded lazily (not allowed under asyncio).
+    campaign_id, assist_id = campaign.id, assist.id
     try:
         async with session.begin_nested():
             cut = await _count_help(
@@ -293,8 +296,8 @@ async def help_assist(
         session.add(
             AssistRefusal(
                 shop_id=shop_id,
-                campaign_id=campaign.id,
-                assist_id=assist.id,
+                campaign_id=campaign_id,
+                assist_id=assist_id,
                 helper_customer_id=helper_customer_id,
                 device_id=device_id[:64],
                 reason=refused.reason.value,

@@ -464,13 +464,14 @@ async def _buy_seat(
         is_leader=is_leader,
         display_name=mask_name(display_name),
     )
+    code = group.code  # read now: a rolled-back savepoint expires what it touched
     try:
         async with session.begin_nested():
             session.add(member)
             await session.flush()
     except IntegrityError:
         raise Conflict(
-            f"you are already in group {group.code}", code="group_already_joined", field="code"
+            f"you are already in group {code}", code="group_already_joined", field="code"
         ) from None
     return GroupPurchase(group=group, member=member, order=order)
 
