@@ -41,6 +41,10 @@ async def test_console_creates_a_campaign_and_viewers_fill_a_group(
     assert created.status_code == 201, created.text
     campaign_id = created.json()["id"]
 
+    offered = await anon_client.get(
+        "/api/v1/public/group-buys", headers=guest(settings, shop.id, "device-leader-01")
+    )
+    assert [c["id"] for c in offered.json()] == [campaign_id]
     opened = await anon_client.post(
         f"/api/v1/public/group-buys/{campaign_id}/groups",
         json={"address": ADDRESS},

@@ -274,6 +274,17 @@ async def _purchase_result(
 BuyerClaims = CurrentBuyer
 
 
+@public.get("/group-buys", response_model=list[CampaignOut])
+async def public_campaigns(
+    session: DbSession, claims: BuyerClaims, live_session_id: int | None = None
+) -> list[CampaignOut]:
+    """Group buys open now (of a live session when given): what a room or mall offers."""
+    found = await service.open_campaigns(
+        session=session, shop_id=claims.shop_id, live_session_id=live_session_id
+    )
+    return [CampaignOut.model_validate(c) for c in found]
+
+
 @public.get("/group-buys/{group_buy_id}", response_model=CampaignOut)
 async def public_campaign(
     group_buy_id: int, session: DbSession, claims: BuyerClaims

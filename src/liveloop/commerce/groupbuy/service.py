@@ -202,6 +202,26 @@ def groups_query(*, shop_id: int, campaign_id: int | None = None, status: str | 
     return statement
 
 
+async def open_campaigns(
+    *, session: AsyncSession, shop_id: int, live_session_id: int | None = None
+) -> Sequence[GroupBuyCampaign]:
+    """Active campaigns inside their window now (of one live session when given)."""
+    now = utcnow()
+    statement = (
+        scoped(GroupBuyCampaign, shop_id)
+        .where(
+            GroupBuyCampaign.status == CampaignStatus.ACTIVE.value,
+            (GroupBuyCampaign.starts_at.is_(None)) | (GroupBuyCampaign.starts_at <= now),
+            (GroupBuyCampaign.ends_at.is_(None)) | (GroupBuyCampaign.ends_at > now),
+        )
+        .order_by(GroupBuyCampaign.id.desc())
+        .limit(50)
+    )
+    if live_session_id is not None:
+        statement = statement.where(GroupBuyCampaign.live_session_id == live_session_id)
+    return (await session.execute(statement)).scalars().all()
+
+
 def check_campaign_open(campaign: GroupBuyCampaign, now: dt.datetime) -> None:
     if campaign.status != CampaignStatus.ACTIVE.value:
         raise Conflict(
