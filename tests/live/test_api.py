@@ -43,6 +43,7 @@ async def test_create_edit_and_read_a_session(client, session, shop, owner) -> N
     assert response.json()["title"] == "秋茶专场"
     listed = (await client.get("/api/v1/live", params={"status": "scheduled"})).json()
     assert [s["id"] for s in listed["items"]] == [created["id"]]
+    assert listed["items"][0]["product_ids"] == [product.id]
     cover = await client.post(
         f"/api/v1/live/{created['id']}/cover", files={"file": ("c.png", PNG, "image/png")}
     )

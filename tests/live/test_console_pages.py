@@ -175,6 +175,14 @@ async def test_list_filters_by_status_and_dates(console, session, shop) -> None:
         session, shop_id=shop.id, title="明天的", planned_start=now + dt.timedelta(days=1)
     )
     await make_live_session(session, shop_id=shop.id, title="正在播", status="live")
+    tomorrow = (await live_service.list_live_sessions(session=session, shop_id=shop.id)).items[-1]
+    for _ in range(3):
+        customer = await factories.make_customer(session, shop_id=shop.id)
+        await live_service.reserve(session=session, live_session=tomorrow, customer_id=customer.id)
+    listing = await console.get("/console/live?status=scheduled")
+    assert f'<tr data-live="{tomorrow.id}">' in listing.text
+    row = listing.text.split(f'<tr data-live="{tomorrow.id}">')[1].split("</tr>")[0]
+    assert '<td class="num">3</td>' in row
     live_only = await console.get("/console/live?status=live")
     assert "正在播" in live_only.text and "明天的" not in live_only.text
     day = (now + dt.timedelta(days=1)).astimezone(dt.timezone(dt.timedelta(hours=8))).date()

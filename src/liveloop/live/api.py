@@ -95,7 +95,15 @@ async def list_live_sessions(
         page=page,
         per_page=per_page,
     )
-    items = [await session_out(session, s) for s in result.items]
+    lineups = await service.lineup_ids_of(
+        session=session, shop_id=actor.shop_id, live_session_ids=[s.id for s in result.items]
+    )
+    items = [
+        LiveSessionOut.model_validate(s).model_copy(
+            update={"cover_url": service.cover_url(s), "product_ids": lineups[s.id]}
+        )
+        for s in result.items
+    ]
     return PageOut[LiveSessionOut](
         items=items,
         total=result.total,

@@ -322,6 +322,22 @@ async def count_reservations(*, session: AsyncSession, shop_id: int, live_sessio
     return int((await session.execute(statement)).scalar_one())
 
 
+async def reservation_counts(
+    *, session: AsyncSession, shop_id: int, live_session_ids: Sequence[int]
+) -> dict[int, int]:
+    """Reservations per session for a list of sessions, in one query."""
+    if not live_session_ids:
+        return {}
+    statement = (
+        scoped(LiveReservation, shop_id, LiveReservation.live_session_id, func.count())
+        .where(LiveReservation.live_session_id.in_(list(live_session_ids)))
+        .group_by(LiveReservation.live_session_id)
+    )
+    counts = {session_id: 0 for session_id in live_session_ids}
+    counts.update({row[0]: int(row[1]) for row in await session.execute(statement)})
+    return counts
+
+
 async def reservation_customer_ids(
     *, session: AsyncSession, shop_id: int, live_session_id: int, not_reminded_only: bool = False
 ) -> list[int]:

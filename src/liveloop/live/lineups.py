@@ -26,6 +26,28 @@ async def lineup_ids(*, session: AsyncSession, live_session: LiveSession) -> lis
     return [row.product_id for row in rows]
 
 
+async def lineup_ids_of(
+    *, session: AsyncSession, shop_id: int, live_session_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """The line-ups of several sessions in one query (lists of sessions)."""
+    found: dict[int, list[int]] = {session_id: [] for session_id in live_session_ids}
+    if not found:
+        return found
+    rows = await session.execute(
+        scoped(
+            LiveSessionProduct,
+            shop_id,
+            LiveSessionProduct.live_session_id,
+            LiveSessionProduct.product_id,
+        )
+        .where(LiveSessionProduct.live_session_id.in_(list(found)))
+        .order_by(LiveSessionProduct.position, LiveSessionProduct.id)
+    )
+    for row in rows:
+        found[row.live_session_id].append(row.product_id)
+    return found
+
+
 async def get_lineup(*, session: AsyncSession, live_session: LiveSession) -> list[Product]:
     """The line-up's products in order (a product deleted since is left out)."""
     products = []

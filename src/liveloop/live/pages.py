@@ -141,6 +141,9 @@ async def session_list(
         page=page,
         per_page=PER_PAGE,
     )
+    reservations = await service.reservation_counts(
+        session=session, shop_id=actor.shop_id, live_session_ids=[s.id for s in result.items]
+    )
     staff = {
         s.id: s.name for s in await shops_service.list_staff(session=session, shop_id=actor.shop_id)
     }
@@ -151,6 +154,7 @@ async def session_list(
             "form": form,
             "page": result,
             "staff_names": staff,
+            "reservations": reservations,
             "status_labels": _labels(request, STATUS_LABELS),
             "cover_url": service.cover_url,
             "title": translate(request, N_("Live sessions")),
