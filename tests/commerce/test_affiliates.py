@@ -258,3 +258,41 @@ async def test_an_order_through_a_kocs_live_entry_link_is_theirs(session, shop, 
     assert (attribution.affiliate_id, attribution.matched_by) == (koc.id, "entry_link")
     await pay(session, order)
     assert [c.amount_fen for c in await commissions(session, order)] == [387, 299]
+
+
+async def test_a_kocs_own_room_share_link_attributes_friends_not_themselves(
+    session, shop, goods
+) -> None:
+    from liveloop.live import audience
+    from liveloop.live.viewers import ViewerClaims
+    from tests.factories.live import make_live_session
+
+    fan = await factories.make_customer(session, shop_id=shop.id, name="达人小周")
+    koc = await affiliates.create_affiliate(
+        session=session,
+        actor=system_actor(shop.id),
+        data=AffiliateCreate(name="小周", kind="koc", customer_id=fan.id, default_rate_bp=500),
+    )
+    live = await make_live_session(session, shop_id=shop.id, status="live")
+    claims = ViewerClaims(
+        shop_id=shop.id, live_session_id=live.id, customer_id=fan.id, device_id="d-fan", name="周"
+    )
+    share = await audience.create_share(session=session, live_session=live, claims=claims)
+    friend_order = await place(session, shop, goods, share_code=share, live_session_id=live.id)
+    own_order = await factories.make_order(
+        session,
+        shop_id=shop.id,
+        customer_id=fan.id,
+        lines=[(goods[0].skus[0].id, 1)],
+        share_code=share,
+        live_session_id=live.id,
+    )
+    rows = (
+        await session.execute(
+            select(AffiliateOrder.order_id, AffiliateOrder.matched_by).where(
+                AffiliateOrder.affiliate_id == koc.id
+            )
+        )
+    ).all()
+    assert [tuple(r) for r in rows] == [(friend_order.id, "live_share")]
+    assert own_order.id not in [r[0] for r in rows]

@@ -120,7 +120,9 @@ class AffiliateOrder(IdMixin, ShopScoped, Base):
     order_id: Mapped[int] = mapped_column(BigId)
     order_number: Mapped[str] = mapped_column(String(32), default="")
     code: Mapped[str] = mapped_column(String(32))
-    matched_by: Mapped[str] = mapped_column(String(16))  # promo | share | source | entry_link
+    matched_by: Mapped[str] = mapped_column(
+        String(16)
+    )  # promo | share | source | entry_link | live_share
     # Items after discounts, the base commission is computed on (shipping excluded).
     gmv_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     order_status: Mapped[str] = mapped_column(String(24), default="pending_payment")

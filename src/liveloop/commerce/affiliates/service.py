@@ -2,8 +2,8 @@
 
 An order is attributed when placed (hook "order_placed") to the affiliate whose code it carries:
 a promo code in `attribution["promo_code"]` first, then its share code, then its source code;
-failing those, to the affiliate behind the live entry link it came through (the link's customer
-or staff member).
+failing those, to the affiliate behind the live room link it came through: the entry link's
+customer or staff member, else the customer who shared the room (never buying from oneself).
 Commission is written per order line when the order is paid (pending), settles once the return
 window is over (periodic job), and is taken back in proportion to refunds (hook
 "order_refunded"; each refund counted once). Rounding: see `commission.py`.
@@ -250,28 +250,15 @@ def _line_base(line: Any) -> int:
     return max(int(line.line_total_fen) - int(line.discount_fen or 0), 0)
 
 
-async def find_entry_link_affiliate(
-    *, session: AsyncSession, shop_id: int, order: Any
+async def _affiliate_of_person(
+    session: AsyncSession, shop_id: int, *, customer_id: int | None, staff_id: int | None
 ) -> Affiliate | None:
-    """The affiliate behind the live entry link the order came through: the link's KOL/KOC
-    customer or staff member, when that person has an active affiliate profile."""
-    if not order.source_code or order.live_session_id is None:
-        return None
-    from liveloop.live import audience
-    from liveloop.live import service as live_service
-
-    live_session = await live_service.get_live_session(
-        session=session, shop_id=shop_id, live_session_id=order.live_session_id
-    )
-    link = await audience.get_entry_link(
-        session=session, live_session=live_session, code=order.source_code
-    )
-    if link is None or (link.customer_id is None and link.staff_id is None):
+    if customer_id is None and staff_id is None:
         return None
     person = (
-        Affiliate.customer_id == link.customer_id
-        if link.customer_id is not None
-        else Affiliate.staff_id == link.staff_id
+        Affiliate.customer_id == customer_id
+        if customer_id is not None
+        else Affiliate.staff_id == staff_id
     )
     statement = (
         scoped(Affiliate, shop_id)
@@ -282,18 +269,53 @@ async def find_entry_link_affiliate(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def find_live_link_affiliate(
+    *, session: AsyncSession, shop_id: int, order: Any
+) -> tuple[Affiliate, str, str] | None:
+    """(affiliate, code, how) for an order that came through a live room link of a person with
+    an active affiliate profile: the entry link's KOL/KOC (customer or staff member) first,
+    then the customer who shared the room (a KOC's own share link)."""
+    if order.live_session_id is None or not (order.source_code or order.share_code):
+        return None
+    from liveloop.live import audience
+    from liveloop.live import service as live_service
+
+    if order.source_code:
+        live_session = await live_service.get_live_session(
+            session=session, shop_id=shop_id, live_session_id=order.live_session_id
+        )
+        link = await audience.get_entry_link(
+            session=session, live_session=live_session, code=order.source_code
+        )
+        if link is not None:
+            found = await _affiliate_of_person(
+                session, shop_id, customer_id=link.customer_id, staff_id=link.staff_id
+            )
+            if found is not None:
+                return found, link.code, "entry_link"
+    if order.share_code:
+        share = await audience.resolve_share(session=session, code=order.share_code)
+        if share is not None and share.shop_id == shop_id:
+            found = await _affiliate_of_person(
+                session, shop_id, customer_id=share.sharer_customer_id, staff_id=None
+            )
+            if found is not None and found.customer_id != order.customer_id:
+                return found, share.code, "live_share"
+    return None
+
+
 @hooks.on("order_placed")
 async def attribute_order(*, session: AsyncSession, order: Any, **_: Any) -> AffiliateOrder | None:
     match = await find_affiliate_code(session=session, shop_id=order.shop_id, order=order)
     if match is not None:
         affiliate_id, code_text, how = match[0].affiliate_id, match[0].code, match[1]
     else:
-        behind_link = await find_entry_link_affiliate(
+        behind_link = await find_live_link_affiliate(
             session=session, shop_id=order.shop_id, order=order
         )
         if behind_link is None:
             return None
-        affiliate_id, code_text, how = behind_link.id, order.source_code, "entry_link"
+        affiliate_id, code_text, how = behind_link[0].id, behind_link[1], behind_link[2]
     existing = (
         await session.execute(
             scoped(AffiliateOrder, order.shop_id).where(AffiliateOrder.order_id == order.id)
