@@ -296,3 +296,25 @@ async def test_a_kocs_own_room_share_link_attributes_friends_not_themselves(
     ).all()
     assert [tuple(r) for r in rows] == [(friend_order.id, "live_share")]
     assert own_order.id not in [r[0] for r in rows]
+
+
+async def test_an_affiliate_earns_nothing_on_their_own_order(session, shop, goods) -> None:
+    buyer = await factories.make_customer(session, shop_id=shop.id, name="自购")
+    actor = system_actor(shop.id)
+    koc = await affiliates.create_affiliate(
+        session=session,
+        actor=actor,
+        data=AffiliateCreate(name="自购", kind="koc", customer_id=buyer.id, default_rate_bp=500),
+    )
+    await affiliates.add_code(
+        session=session, actor=actor, affiliate_id=koc.id, data=CodeCreate(code="SELF1")
+    )
+    order = await factories.make_order(
+        session,
+        shop_id=shop.id,
+        customer_id=buyer.id,
+        lines=[(goods[0].skus[0].id, 1)],
+        attribution={"promo_code": "SELF1"},
+    )
+    found = await session.execute(select(AffiliateOrder).where(AffiliateOrder.order_id == order.id))
+    assert found.first() is None

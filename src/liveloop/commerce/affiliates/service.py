@@ -316,6 +316,11 @@ async def attribute_order(*, session: AsyncSession, order: Any, **_: Any) -> Aff
         if behind_link is None:
             return None
         affiliate_id, code_text, how = behind_link[0].id, behind_link[1], behind_link[2]
+    affiliate = await get_affiliate(
+        session=session, shop_id=order.shop_id, affiliate_id=affiliate_id
+    )
+    if affiliate.customer_id is not None and affiliate.customer_id == order.customer_id:
+        return None  # no commission on one's own purchases
     existing = (
         await session.execute(
             scoped(AffiliateOrder, order.shop_id).where(AffiliateOrder.order_id == order.id)
