@@ -1,8 +1,8 @@
-"""Orders: place, pay, cancel, expire, ship, complete, refund bookkeeping; reads by id.
+"""Orders: place, pay, cancel, expire; and, re-exported, reads, ship, complete and refunds.
 
-Every status change goes through `_move` (the state table in commerce.states), writes a history
-row, emits the lifecycle hook inside the transaction and, after commit only, the room messages
-and the expiry job. Stock: reserved at placement (conditional UPDATE, all lines or none),
+Every status change goes through `order_state.move` (the state table in commerce.states),
+writes a history row, emits the lifecycle hook inside the transaction and, after commit only,
+the room messages and the expiry job. Stock: reserved at placement (conditional UPDATE, all lines or none),
 counted as sold at payment, given back on expiry or cancellation.
 """
 
@@ -28,14 +28,25 @@ from liveloop.commerce.checkout import (
     coupons_service,
     quote_lines,
 )
+from liveloop.commerce.fulfilment import complete_order, record_refund, ship_order
 from liveloop.commerce.idempotency import claim_key, complete_key
 from liveloop.commerce.models import Order, OrderHistory, OrderKind, OrderLine, OrderStatus
-from liveloop.commerce.states import PAID_STATUSES, check_transition
-from liveloop.core.database import get_scoped, scoped, utcnow
+from liveloop.commerce.order_state import (
+    fen,
+    get_customer_order,
+    get_order,
+    lock_order,
+    mask_name,
+    move,
+    order_history,
+    record_event,
+    send_stock,
+)
+from liveloop.commerce.states import PAID_STATUSES
+from liveloop.core.database import scoped, utcnow
 from liveloop.core.errors import Conflict, InvalidInput, NotFound
 from liveloop.core.settings import get_settings
 from liveloop.customers.crypto import get_cipher
-from liveloop.events import service as events_service
 from liveloop.live.models import LiveSession
 from liveloop.live.outbox import send_after_commit
 from liveloop.shops import service as shops_service
@@ -45,81 +56,19 @@ __all__ = [
     "LineRequest",
     "cancel_order",
     "complete_order",
+    "due_for_expiry",
     "expire_order",
+    "get_customer_order",
     "get_order",
     "mark_order_paid",
+    "mask_name",
+    "order_history",
     "place_order",
     "record_refund",
     "ship_order",
 ]
 
 S = OrderStatus
-
-
-def fen(amount: int) -> str:
-    return catalog_service.format_fen(amount)
-
-
-def mask_name(name: str) -> str:
-    """'张伟' -> '张**': how a buyer appears in the room's order ticker."""
-    name = name.strip()
-    return f"{name[0]}**" if name else "顾客"
-
-
-async def get_order(*, session: AsyncSession, shop_id: int, order_id: int) -> Order:
-    return await get_scoped(session, Order, shop_id=shop_id, record_id=order_id, label="order")
-
-
-async def get_customer_order(
-    *, session: AsyncSession, shop_id: int, customer_id: int, order_id: int
-) -> Order:
-    """The customer's own order; another customer's is 'not found'."""
-    order = await get_order(session=session, shop_id=shop_id, order_id=order_id)
-    if order.customer_id != customer_id:
-        raise NotFound(f"order {order_id} was not found", code="order_not_found", field="id")
-    return order
-
-
-async def _lock_order(session: AsyncSession, *, shop_id: int, order_id: int) -> Order:
-    """The order row locked for this transaction (PostgreSQL FOR UPDATE; SQLite transactions
-    already hold the write lock), reloaded so the status read is the committed one."""
-    order = (
-        await session.execute(
-            scoped(Order, shop_id)
-            .where(Order.id == order_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
-    if order is None:
-        raise NotFound(f"order {order_id} was not found", code="order_not_found", field="id")
-    return order
-
-
-def _move(
-    session: AsyncSession, order: Order, target: OrderStatus, *, actor_label: str, note: str = ""
-) -> None:
-    check_transition(order.status, target, number=order.number)
-    session.add(
-        OrderHistory(
-            shop_id=order.shop_id,
-            order_id=order.id,
-            from_status=order.status,
-            to_status=target.value,
-            actor_label=actor_label[:200],
-            note=note[:500],
-        )
-    )
-    order.status = target.value
-
-
-async def order_history(*, session: AsyncSession, order: Order) -> list[OrderHistory]:
-    statement = (
-        scoped(OrderHistory, order.shop_id)
-        .where(OrderHistory.order_id == order.id)
-        .order_by(OrderHistory.id)
-    )
-    return list((await session.execute(statement)).scalars())
 
 
 # ----------------------------------------------------------------------------------- placing
@@ -292,7 +241,7 @@ async def place_order(
                 order_id=order.id,
             )
         await hooks.emit("order_placed", session=session, order=order)
-        await _record_event(session, order, "order_placed")
+        await record_event(session, order, "order_placed")
         # Last, so the SKU rows stay locked only from here to the commit.
         if not stock_already_reserved and stock_left is None:
             stock_left = await _reserve(
@@ -395,45 +344,6 @@ async def _insert_order(
     return order
 
 
-async def _record_event(
-    session: AsyncSession, order: Order, event_type: str, **properties: Any
-) -> None:
-    """One analytics event per order change (deduplicated by a client event id)."""
-    first_product = next((line.product_id for line in order.lines if line.product_id), None)
-    await events_service.ingest_events(
-        session=session,
-        shop_id=order.shop_id,
-        items=[
-            {
-                "type": event_type,
-                "customer_id": order.customer_id,
-                "live_session_id": order.live_session_id,
-                "product_id": first_product,
-                "client_event_id": f"{event_type}:{order.id}",
-                "properties": {
-                    "order_id": order.id,
-                    "number": order.number,
-                    "kind": order.kind,
-                    "total_fen": order.total_fen,
-                    "items_fen": order.items_total_fen,
-                    "discount_fen": order.discount_fen,
-                    "source_code": order.source_code,
-                    "lines": [
-                        {
-                            "product_id": line.product_id,
-                            "sku_id": line.sku_id,
-                            "quantity": line.quantity,
-                            "line_total_fen": line.line_total_fen,
-                        }
-                        for line in order.lines
-                    ],
-                    **properties,
-                },
-            }
-        ],
-    )
-
-
 def _announce_order(
     session: AsyncSession, order: Order, quote: Quote, stock_left: dict[int, int]
 ) -> None:
@@ -449,28 +359,11 @@ def _announce_order(
             "product_name": product_name,
         },
     )
-    _send_stock(session, order.live_session_id, stock_left, quote_products(quote))
+    send_stock(session, order.live_session_id, stock_left, quote_products(quote))
 
 
 def quote_products(quote: Quote) -> dict[int, int]:
     return {line.sku.id: line.product.id for line in quote.lines}
-
-
-def _send_stock(
-    session: AsyncSession, live_session_id: int, stock: dict[int, int], products: dict[int, int]
-) -> None:
-    for sku_id, left in stock.items():
-        if sku_id in products:
-            send_after_commit(
-                session,
-                live_session_id=live_session_id,
-                message={
-                    "type": "product_stock",
-                    "product_id": products[sku_id],
-                    "sku_id": sku_id,
-                    "stock": left,
-                },
-            )
 
 
 def _schedule_expiry(session: AsyncSession, order: Order) -> None:
@@ -498,7 +391,7 @@ async def mark_order_paid(
     amount_mismatch), an order no longer payable, i.e. expired or cancelled (409
     order_not_payable; the payment must be refunded), a second payment of a paid order (409
     order_already_paid)."""
-    order = await _lock_order(session, shop_id=shop_id, order_id=order_id)
+    order = await lock_order(session, shop_id=shop_id, order_id=order_id)
     if order.status != S.PENDING_PAYMENT.value:
         if order.payment_ref and order.payment_ref == payment_ref:
             return order
@@ -520,7 +413,7 @@ async def mark_order_paid(
             code="amount_mismatch",
             field="amount_fen",
         )
-    _move(session, order, S.PAID, actor_label="payment", note=payment_ref)
+    move(session, order, S.PAID, actor_label="payment", note=payment_ref)
     order.paid_fen = amount_fen
     order.paid_at = paid_at
     order.payment_ref = payment_ref[:64]
@@ -531,7 +424,7 @@ async def mark_order_paid(
     )
     await session.flush()
     await hooks.emit("order_paid", session=session, order=order)
-    await _record_event(session, order, "order_paid", paid_fen=amount_fen)
+    await record_event(session, order, "order_paid", paid_fen=amount_fen)
     return order
 
 
@@ -543,7 +436,7 @@ async def _release(
 ) -> None:
     """Close an unpaid order and give back what it held (stock here; coupon and flash quota
     through the order_released hook)."""
-    _move(session, order, target, actor_label=actor_label, note=reason)
+    move(session, order, target, actor_label=actor_label, note=reason)
     order.closed_at = utcnow()
     order.close_reason = reason[:200]
     stock: dict[int, int] = {}
@@ -557,14 +450,14 @@ async def _release(
     await session.flush()
     await hooks.emit("order_released", session=session, order=order, reason=target.value)
     event = "order_cancelled" if target == S.CANCELLED else "order_expired"
-    await _record_event(session, order, event, reason=reason[:200])
+    await record_event(session, order, event, reason=reason[:200])
     if order.live_session_id is not None:
         products = {
             line.sku_id: line.product_id
             for line in order.lines
             if line.sku_id is not None and line.product_id is not None
         }
-        _send_stock(session, order.live_session_id, stock, products)
+        send_stock(session, order.live_session_id, stock, products)
 
 
 async def cancel_order(
@@ -582,7 +475,7 @@ async def cancel_order(
         await get_customer_order(
             session=session, shop_id=shop_id, customer_id=customer_id, order_id=order_id
         )
-    order = await _lock_order(session, shop_id=shop_id, order_id=order_id)
+    order = await lock_order(session, shop_id=shop_id, order_id=order_id)
     if order.status != S.PENDING_PAYMENT.value:
         hint = " and was paid: refund it instead" if order.status in PAID_STATUSES else ""
         raise Conflict(
@@ -611,7 +504,7 @@ async def expire_order(
     again (or for a paid order) changes nothing."""
     now = now or utcnow()
     try:
-        order = await _lock_order(session, shop_id=shop_id, order_id=order_id)
+        order = await lock_order(session, shop_id=shop_id, order_id=order_id)
     except NotFound:
         return False
     if order.status != S.PENDING_PAYMENT.value or order.expires_at is None:
@@ -634,87 +527,3 @@ async def due_for_expiry(
         .limit(limit)
     )
     return [(row.shop_id, row.id) for row in await session.execute(statement)]
-
-
-# ------------------------------------------------------------------------- fulfilment
-
-
-async def ship_order(
-    *, session: AsyncSession, actor: Actor, order_id: int, carrier: str, tracking_number: str
-) -> Order:
-    if not tracking_number.strip():
-        raise InvalidInput("tracking number is required", field="tracking_number")
-    order = await _lock_order(session, shop_id=actor.shop_id, order_id=order_id)
-    if order.status == S.PARTIALLY_REFUNDED.value and order.shipped_at is not None:
-        raise Conflict(
-            f"order {order.number} was already shipped", code="invalid_order_state", field="status"
-        )
-    _move(session, order, S.SHIPPED, actor_label=actor.label, note=f"{carrier} {tracking_number}")
-    order.carrier = carrier.strip()[:50]
-    order.tracking_number = tracking_number.strip()[:64]
-    order.shipped_at = utcnow()
-    await shops_service.record_audit(
-        session=session,
-        actor=actor,
-        action="order.ship",
-        target_type="order",
-        target_id=order.id,
-        details={
-            "number": order.number,
-            "carrier": order.carrier,
-            "tracking": order.tracking_number,
-        },
-    )
-    return order
-
-
-async def complete_order(
-    *, session: AsyncSession, shop_id: int, order_id: int, actor_label: str
-) -> Order:
-    order = await _lock_order(session, shop_id=shop_id, order_id=order_id)
-    _move(session, order, S.COMPLETED, actor_label=actor_label)
-    order.completed_at = utcnow()
-    await session.flush()
-    await hooks.emit("order_completed", session=session, order=order)
-    return order
-
-
-async def record_refund(
-    *,
-    session: AsyncSession,
-    shop_id: int,
-    order_id: int,
-    amount_fen: int,
-    line_quantities: dict[int, int] | None = None,
-    actor_label: str,
-) -> Order:
-    """Book a refund on the order (called by commerce.payments, which moves the money, gives
-    stock back and emits "order_refunded"): refunded_fen, each line's refunded quantity
-    (order line id → units), and the status refunded / partially_refunded."""
-    order = await _lock_order(session, shop_id=shop_id, order_id=order_id)
-    left = order.paid_fen - order.refunded_fen
-    if amount_fen <= 0 or amount_fen > left:
-        raise InvalidInput(
-            f"refund of {fen(amount_fen)} exceeds what is left to refund on order "
-            f"{order.number} ({fen(left)} of {fen(order.paid_fen)} paid)",
-            code="refund_exceeds_paid",
-            field="amount_fen",
-        )
-    lines = {line.id: line for line in order.lines}
-    for line_id, units in (line_quantities or {}).items():
-        line = lines.get(line_id)
-        if line is None or units <= 0 or line.refunded_quantity + units > line.quantity:
-            raise InvalidInput(
-                f"cannot refund {units} unit(s) of line {line_id} of order {order.number}",
-                code="invalid_refund_quantity",
-                field="lines",
-            )
-        line.refunded_quantity += units
-    full = order.refunded_fen + amount_fen == order.paid_fen
-    target = S.REFUNDED if full else S.PARTIALLY_REFUNDED
-    _move(session, order, target, actor_label=actor_label, note=fen(amount_fen))
-    order.refunded_fen += amount_fen
-    if full:
-        order.closed_at = utcnow()
-    await session.flush()
-    return order
