@@ -127,3 +127,41 @@ async def test_affiliate_pages_create_add_code_and_export(
     export = await console.get(f"/console/affiliates/settlement.csv?affiliate={affiliate.id}")
     assert export.status_code == 200
     assert export.text.lstrip("\ufeff").startswith("commission_id,")
+
+
+async def test_a_group_past_its_deadline_can_be_closed_from_the_console(
+    console: httpx.AsyncClient,  # noqa: F811
+    session,
+    shop,
+) -> None:
+    import datetime as dt
+
+    from liveloop.commerce.groupbuy.schemas import CampaignCreate
+    from liveloop.shops.service import system_actor
+
+    product = await factories.make_product(session, shop_id=shop.id, price_fen=9900)
+    campaign = await groupbuy.create_campaign(
+        session=session,
+        actor=system_actor(shop.id),
+        data=CampaignCreate(
+            title="团", sku_id=product.skus[0].id, group_price_fen=100, group_size=2
+        ),
+    )
+    customer = await factories.make_customer(session, shop_id=shop.id)
+    address = await factories.make_address(session, shop_id=shop.id, customer_id=customer.id)
+    purchase = await groupbuy.open_group(
+        session=session,
+        shop_id=shop.id,
+        campaign_id=campaign.id,
+        customer_id=customer.id,
+        address_id=address.id,
+    )
+    url = f"/console/group-buys/groups/{purchase.group.id}"
+    assert "/close" not in (await console.get(url)).text  # still within its time limit
+    purchase.group.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    await session.flush()
+    assert f"{url}/close" in (await console.get(url)).text
+    closed = await post_form(console, f"{url}/close")
+    assert closed.status_code == 303
+    await session.refresh(purchase.group)
+    assert purchase.group.status == "failed"  # nobody paid: nothing to refund, order cancelled

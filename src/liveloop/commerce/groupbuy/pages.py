@@ -134,9 +134,24 @@ async def group_detail(
             "members": members,
             "group_status": GROUP_STATUS,
             "member_status": MEMBER_STATUS,
+            "now": dt.datetime.now(dt.UTC),
             "title": translate(request, N_("Group %(code)s"), code=group.code),
         },
     )
+
+
+@pages.post("/groups/{buy_group_id}/close")
+async def close_group(
+    request: Request, buy_group_id: int, session: DbSession, actor: Manager
+) -> Response:
+    """Run the deadline now for a group past it (the job and sweeper normally do)."""
+    group = await service.get_group(session=session, shop_id=actor.shop_id, group_id=buy_group_id)
+    status = await service.close_group(session=session, shop_id=actor.shop_id, group_id=group.id)
+    if status == "open":
+        flash(request, translate(request, N_("The group is still within its time limit.")), "error")
+    else:
+        flash(request, translate(request, N_("Group closed.")))
+    return redirect(f"/console/group-buys/groups/{group.id}")
 
 
 @pages.get("/{group_buy_id}", response_class=HTMLResponse)
