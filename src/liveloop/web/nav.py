@@ -76,6 +76,10 @@ NAV: tuple[NavGroup, ...] = (
                 "receipt",
                 P.ORDERS_MANAGE,
             ),
+            NavItem("coupons", N_("Coupons"), "/console/coupons", "tag", P.CATALOG_READ),
+            NavItem(
+                "flash_sales", N_("Flash sales"), "/console/flash-sales", "receipt", P.CATALOG_READ
+            ),
             NavItem(
                 "group_buys", N_("Group buys"), "/console/group-buys", "users", P.ORDERS_MANAGE
             ),
@@ -144,6 +148,9 @@ NAV: tuple[NavGroup, ...] = (
             NavItem("shop", N_("Shop"), "/console/settings/shop", "store", P.SHOP_MANAGE),
             NavItem("staff", N_("Staff"), "/console/settings/staff", "id", P.SHOP_MANAGE),
             NavItem("api_keys", N_("API keys"), "/console/settings/api-keys", "key", P.SHOP_MANAGE),
+            NavItem(
+                "payments", N_("Payments"), "/console/settings/payments", "receipt", P.SHOP_MANAGE
+            ),
             NavItem("audit", N_("Audit log"), "/console/settings/audit", "list", P.AUDIT_READ),
         ),
     ),

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from liveloop.commerce.payments import pages
 from liveloop.commerce.payments.models import PaymentNotification
 from liveloop.live.viewers import ViewerClaims, sign_viewer_token
 from tests.commerce.payments.conftest import demo_notification
@@ -236,8 +237,16 @@ async def test_the_console_order_page_section_and_refund_form(
 
 
 async def test_the_demo_pay_page_shows_the_order_and_polls(
-    anon_client, order, viewer, settings
+    anon_client, order, viewer, settings, monkeypatch
 ) -> None:
+    sent: list[tuple[int, int]] = []
+
+    async def send_now(database, shop_id: int, payment_id: int) -> None:  # type: ignore[no-untyped-def]
+        # (the real one opens its own connection, which the test's open transaction blocks;
+        # tests/commerce/payments/test_demo_flow.py runs it against a real server)
+        sent.append((shop_id, payment_id))
+
+    monkeypatch.setattr(pages, "_send_demo_notification_now", send_now)
     payment = (await pay_over_http(anon_client, order, viewer)).json()
     path = payment["prepay"]["pay_url"].removeprefix(settings.public_base_url)
     page = await anon_client.get(path, headers={"Accept-Language": "en"})
@@ -257,7 +266,51 @@ async def test_the_demo_pay_page_shows_the_order_and_polls(
     confirmed = await anon_client.post(path + "/confirm")
     assert confirmed.status_code == 303
     assert confirmed.headers["location"].endswith("?waiting=1")
+    assert sent == [(order.shop_id, payment["id"])]
     cancelled = await anon_client.post(path + "/cancel")
     assert cancelled.headers["location"] == "/live/abc"
     bad = await anon_client.get("/pay/demo/not-a-token")
     assert bad.status_code == 404
+
+
+async def test_the_payment_settings_page_saves_keys_and_never_shows_them(
+    anon_client, client, owner
+) -> None:
+    from tests.commerce.payments.fake_wechatpay import load_sample
+
+    keys = load_sample("test_keys.json")
+    csrf = await log_in(anon_client, owner.email)
+    page = await anon_client.get("/console/settings/payments")
+    assert page.status_code == 200
+    assert "/api/v1/payments/wechatpay/notify/" in page.text
+    form = {
+        "csrf_token": csrf,
+        "enabled": "1",
+        **{
+            name: keys[name]
+            for name in (
+                "mchid",
+                "appid",
+                "serial_no",
+                "platform_serial",
+                "private_key_pem",
+                "api_v3_key",
+                "platform_public_key_pem",
+            )
+        },
+    }
+    saved = await anon_client.post("/console/settings/payments", data=form)
+    assert saved.status_code == 303
+    page = await anon_client.get("/console/settings/payments")
+    assert keys["mchid"] in page.text
+    assert keys["api_v3_key"] not in page.text
+    assert "BEGIN PRIVATE KEY-----\nMII" not in page.text
+    shown = (await client.get("/api/v1/payment-accounts/wechatpay")).json()
+    assert shown["enabled"] is True and shown["serial_no"] == keys["serial_no"]
+
+    broken = await anon_client.post(
+        "/console/settings/payments", data={**form, "private_key_pem": "not a key"}
+    )
+    assert broken.status_code == 303
+    followed = await anon_client.get("/console/settings/payments")
+    assert "PEM RSA private key" in followed.text

@@ -11,7 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from liveloop.commerce import orders as orders_service
-from liveloop.commerce.payments import refunds, service
+from liveloop.commerce.payments import accounts, refunds, service
 from liveloop.commerce.payments.accounts import current_settings
 from liveloop.commerce.payments.models import Payment, PaymentStatus, RefundStatus
 from liveloop.commerce.payments.providers.demo import PAY_TOKEN_TTL, pay_token_signer
@@ -294,3 +294,77 @@ async def retry_refund_page(
 
 
 router.include_router(console)
+
+
+# ------------------------------------------------------------- console: payment settings
+
+settings_pages = console_router(prefix="/console/settings/payments")
+ShopManager = Annotated[Actor, console_requires(P.SHOP_MANAGE)]
+ACCOUNT_FIELDS = (
+    "mchid",
+    "appid",
+    "serial_no",
+    "platform_serial",
+    "private_key_pem",
+    "api_v3_key",
+    "platform_public_key_pem",
+    "api_base",
+)
+
+
+@settings_pages.get("", response_class=HTMLResponse)
+async def payment_settings(request: Request, session: DbSession, actor: ShopManager) -> Response:
+    account = await accounts.get_account(session=session, shop_id=actor.shop_id)
+    context = {
+        "title": translate(request, N_("Payments")),
+        "account": accounts.account_summary(account),
+        "notify_url": service.notify_url(actor.shop_id, "wechatpay_jsapi"),
+        "demo_notify_url": service.notify_url(actor.shop_id, "demo"),
+    }
+    return render(request, "commerce/payments/settings.html", context)
+
+
+@settings_pages.post("")
+async def save_payment_settings(
+    request: Request, session: DbSession, actor: ShopManager
+) -> Response:
+    form = await request.form()
+    values = {name: str(form.get(name) or "").strip() for name in ACCOUNT_FIELDS}
+    values["private_key_pem"] = str(form.get("private_key_pem") or "").strip() + "\n"
+    values["platform_public_key_pem"] = (
+        str(form.get("platform_public_key_pem") or "").strip() + "\n"
+    )
+    missing = [name for name in ACCOUNT_FIELDS if name != "api_base" and not values[name].strip()]
+    try:
+        if missing:
+            raise InvalidInput(
+                translate(
+                    request,
+                    N_(
+                        "Fill in every field; keys are never shown back, so enter them again to change anything."
+                    ),
+                ),
+                field=missing[0],
+            )
+        account = await accounts.set_wechatpay_account(
+            session=session,
+            shop_id=actor.shop_id,
+            data=accounts.WeChatPayAccountIn(**values),
+            enabled=form.get("enabled") == "1",
+        )
+    except InvalidInput as exc:
+        flash(request, translate(request, exc.message), "error")
+        return redirect("/console/settings/payments")
+    await shops_service.record_audit(
+        session=session,
+        actor=actor,
+        action="payments.wechatpay_account.set",
+        target_type="payment_account",
+        target_id=account.id,
+        details={"mchid": account.mchid, "appid": account.appid, "serial_no": account.serial_no},
+    )
+    flash(request, translate(request, N_("WeChat Pay account saved.")))
+    return redirect("/console/settings/payments")
+
+
+router.include_router(settings_pages)
