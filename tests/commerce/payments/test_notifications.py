@@ -202,6 +202,8 @@ async def test_money_for_a_cancelled_order_goes_back(session, shop, order, setti
     await orders_service.cancel_order(
         session=session, shop_id=shop.id, order_id=order.id, reason="超时", actor="test"
     )
+    await session.refresh(payment)
+    assert payment.status == PaymentStatus.CLOSED  # the order_released hook closed it
     headers, body = demo_notification(settings, payment)
     outcome = await service.handle_notification(
         session=session, shop_id=shop.id, provider="demo", headers=headers, body=body

@@ -24,7 +24,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.commerce import idempotency
+from liveloop.commerce import hooks, idempotency
 from liveloop.commerce import orders as orders_service
 from liveloop.commerce.models import Order, OrderStatus
 from liveloop.commerce.payments import accounts
@@ -476,3 +476,19 @@ async def list_notifications(
     if payment_id is not None:
         statement = statement.where(PaymentNotification.payment_id == payment_id)
     return list((await session.execute(statement.limit(limit))).scalars())
+
+
+@hooks.on("order_released")
+async def close_open_payments(*, session: AsyncSession, order: Order, **_: Any) -> None:
+    """An order expired or cancelled unpaid: its open payments are closed. Money that still
+    arrives for one is taken in and refunded (see _apply_to_order)."""
+    await session.execute(
+        update(Payment)
+        .where(
+            Payment.shop_id == order.shop_id,
+            Payment.order_id == order.id,
+            Payment.status == PaymentStatus.PENDING,
+        )
+        .values(status=PaymentStatus.CLOSED.value, note="order " + order.status)
+        .execution_options(synchronize_session=False)
+    )
