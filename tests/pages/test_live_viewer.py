@@ -400,3 +400,29 @@ async def test_guest_reserves_a_scheduled_session_and_shares_the_room(
     (session,) = reservations.json()["items"]
     listed = await live_server.api("GET", f"/api/v1/live/{session['id']}/reservations")
     assert listed.json()["total"] == 1
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")
+async def test_video_plays_through_hls_js_and_falls_back_to_the_poster(
+    live_server: LiveServer,
+) -> None:
+    expect = pytest.importorskip("playwright.async_api").expect
+    async with chromium_page() as page:
+        await open_room(page, live_server)
+        assert await page.evaluate("typeof window.Hls") == "function"  # served from /vendor
+        await expect(page.locator("#poster")).to_have_attribute("data-reason", "no_stream")
+
+        # A stream URL that does not answer: hls.js is attached, gives up, the poster returns.
+        patched = await live_server.api(
+            "PATCH",
+            f"/api/v1/live/{live_server.live_session_id}",
+            {"hls_url": "/media/missing/index.m3u8"},
+        )
+        assert patched.status_code == 200, patched.text
+        await open_room(page, live_server)
+        await expect(page.locator("#poster")).to_have_attribute(
+            "data-reason", "unavailable", timeout=30_000
+        )
+        await expect(page.locator("#video")).to_be_hidden()
+        assert page.problems == []

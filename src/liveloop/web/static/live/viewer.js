@@ -165,8 +165,9 @@
     else stopVideo("");
   }
 
-  function showPoster(note) {
+  function showPoster(note, reason) {
     $("poster").hidden = false;
+    $("poster").dataset.reason = reason || "";
     $("poster-note").textContent = note || "";
     $("video").hidden = true;
     $("unmute").hidden = true;
@@ -176,29 +177,28 @@
     var url = config.hls_url;
     var video = $("video");
     if (!url) {
-      showPoster(t.no_stream);
+      showPoster(t.no_stream, "no_stream");
       return;
     }
     if (state.video) return;
     video.hidden = false;
     $("poster").hidden = true;
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url; // Safari plays HLS by itself
-      state.video = { native: true };
-    } else if (window.Hls && window.Hls.isSupported()) {
+    $("poster").dataset.reason = "playing";
+    // hls.js wherever Media Source Extensions exist; the browser's own HLS (Safari) otherwise.
+    if (window.Hls && window.Hls.isSupported()) {
       var hls = new window.Hls({ lowLatencyMode: true, backBufferLength: 30 });
       hls.on(window.Hls.Events.ERROR, function (_, data) {
-        if (data.fatal) {
-          hls.destroy();
-          state.video = null;
-          showPoster(t.stream_unavailable);
-        }
+        if (data.fatal) streamFailed();
       });
       hls.loadSource(url);
       hls.attachMedia(video);
       state.video = { hls: hls };
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;
+      video.onerror = streamFailed;
+      state.video = { native: true };
     } else {
-      showPoster(t.stream_unsupported);
+      showPoster(t.stream_unsupported, "unsupported");
       return;
     }
     var played = video.play();
@@ -206,9 +206,17 @@
     $("unmute").hidden = !video.muted;
   }
 
+  function streamFailed() {
+    if (state.video && state.video.hls) state.video.hls.destroy();
+    $("video").onerror = null;
+    state.video = null;
+    showPoster(t.stream_unavailable, "unavailable");
+  }
+
   function stopVideo(note) {
     var video = $("video");
     if (state.video && state.video.hls) state.video.hls.destroy();
+    video.onerror = null; // emptying the source below is not a failure
     if (state.video) {
       video.removeAttribute("src");
       video.load();
