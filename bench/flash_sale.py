@@ -251,6 +251,8 @@ async def run_service(
     counters = FlashCounters.from_url(redis_url) if redis_url else None
     try:
         fixture = await make_fixture(database, buyers=buyers, units=units, addresses_too=False)
+        if counters is not None:  # counters of an earlier run whose ids were the same
+            await counters.forget(shop_id=fixture.shop_id, sale_id=fixture.sale_id)
         result = Result(label, buyers, 0.0)
 
         async def attempt(customer_id: int) -> None:
@@ -328,6 +330,10 @@ async def run_http(
         fixture = await make_fixture(database, buyers=buyers, units=units, addresses_too=True)
     finally:
         await database.dispose()
+    if redis_url:  # counters of an earlier run whose ids were the same
+        stale = FlashCounters.from_url(redis_url)
+        await stale.forget(shop_id=fixture.shop_id, sale_id=fixture.sale_id)
+        await stale.aclose()
     env = {
         "LIVELOOP_DATABASE_URL": url,
         "LIVELOOP_SECRET_KEY": SECRET,

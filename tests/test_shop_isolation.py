@@ -133,6 +133,7 @@ PUBLIC_PREFIXES = (
     "/pay/",
     "/group/",  # a group buy's share link
     "/assist/",  # an assist's share link
+    "/coupon/",  # a coupon's claim link (its code is the capability)
 )
 
 

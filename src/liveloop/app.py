@@ -49,6 +49,8 @@ ROUTER_MODULES = (
     "liveloop.customers.pages",
     "liveloop.catalog.pages",
     "liveloop.commerce.pages",
+    "liveloop.commerce.coupons.pages",
+    "liveloop.commerce.flash.pages",
     "liveloop.commerce.mall_pages",
     "liveloop.live.pages",
     "liveloop.live.words_pages",

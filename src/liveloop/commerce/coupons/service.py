@@ -701,3 +701,11 @@ async def _record_event(
     await events_service.ingest_events(
         session=session, shop_id=shop_id, items=[item], mark_customers_active=False
     )
+
+
+async def live_sessions_for_push(*, session: AsyncSession, shop_id: int) -> list[Any]:
+    """Live sessions a coupon can be pushed to: live now or scheduled (latest first)."""
+    from liveloop.live import service as live_service
+
+    result = await live_service.list_live_sessions(session=session, shop_id=shop_id, per_page=50)
+    return [s for s in result.items if s.status in ("live", "scheduled")]
