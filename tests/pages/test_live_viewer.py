@@ -137,6 +137,7 @@ class LiveServer:
     api_key: str
     anchor_email: str
     product_ids: list[int]
+    process: ServerProcess
 
     async def api(self, method: str, path: str, json_body: object = None) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.base, timeout=15) as client:
@@ -182,35 +183,52 @@ async def seed_live_room(url: str) -> dict[str, object]:
     return seeded
 
 
+class ServerProcess:
+    """One Uvicorn subprocess serving `url` on a port; can be stopped and started again."""
+
+    def __init__(self, url: str, tmp_path: Path) -> None:
+        self.url, self.tmp_path = url, tmp_path
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / "uvicorn.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        self.process = start_uvicorn(self.url, self.port, self.tmp_path / "var", self.log_path)
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):  # wait for start-up (up to ~30 s), not a timing assertion
+                if self.process.poll() is not None:
+                    break
+                try:
+                    if (await client.get(f"{self.base}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        pytest.fail(f"uvicorn did not start: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.process = None
+
+
 @pytest.fixture
 async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     """`liveloop` in a Uvicorn subprocess over a fresh SQLite file, with a room that is live."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
     seeded = await seed_live_room(url)
-    port = free_port()
-    log_path = tmp_path / "uvicorn.log"
-    process = start_uvicorn(url, port, tmp_path / "var", log_path)
-    base = f"http://127.0.0.1:{port}"
+    server = ServerProcess(url, tmp_path)
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):  # wait for start-up (up to ~30 s), not a timing assertion
-                if process.poll() is not None:
-                    break
-                try:
-                    if (await client.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited: {log_path.read_text()[-3000:]}")
-        yield LiveServer(base=base, database_url=url, **seeded)  # type: ignore[arg-type]
+        await server.start()
+        yield LiveServer(base=server.base, database_url=url, process=server, **seeded)  # type: ignore[arg-type]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
 
 
 class RoomClient:
@@ -425,4 +443,24 @@ async def test_video_plays_through_hls_js_and_falls_back_to_the_poster(
             "data-reason", "unavailable", timeout=30_000
         )
         await expect(page.locator("#video")).to_be_hidden()
+        assert page.problems == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")
+async def test_viewer_page_reconnects_by_itself_after_the_server_restarts(
+    live_server: LiveServer,
+) -> None:
+    expect = pytest.importorskip("playwright.async_api").expect
+    async with chromium_page() as page:
+        await open_room(page, live_server)
+        live_server.process.stop()
+        await expect(page.locator("#connection")).to_be_visible(timeout=15_000)
+        await live_server.process.start()
+        # Backoff with jitter: the page comes back on its own, within ~30 s at most.
+        await expect(page.locator("#connection")).to_be_hidden(timeout=45_000)
+        async with RoomClient(live_server, "device-after-restart") as other:
+            await other.send({"type": "comment", "text": "又回来了", "client_id": "r1"})
+            line = page.locator("#danmaku .line-comment", has_text="又回来了")
+            await expect(line).to_have_count(1)
         assert page.problems == []
