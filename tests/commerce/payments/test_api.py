@@ -217,6 +217,8 @@ async def test_the_console_order_page_section_and_refund_form(
     await anon_client.post(f"/api/v1/payments/demo/notify/{shop.id}", content=body, headers=headers)
 
     csrf = await log_in(anon_client, owner.email)
+    detail = await anon_client.get(f"/console/orders/{order.id}")
+    assert f'hx-get="/console/orders/{order.id}/refunds"' in detail.text  # the section's slot
     section = await anon_client.get(f"/console/orders/{order.id}/refunds")
     assert section.status_code == 200
     assert payment["number"] in section.text

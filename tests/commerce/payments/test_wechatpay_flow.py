@@ -3,6 +3,8 @@ server, a signed and encrypted notification applied, refunds until the provider 
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 import pytest
 
@@ -157,3 +159,16 @@ async def test_a_server_error_keeps_the_refund_pending_for_the_sweeper(
     assert status == "pending"
     await session.refresh(payment)
     assert payment.status == PaymentStatus.SUCCEEDED
+
+
+async def test_h5_prepay_sends_the_payer_back_to_a_full_url(
+    session, shop, order, account, fake, settings
+) -> None:
+    payment = await service.create_payment(
+        session=session, shop_id=shop.id, order_id=order.id, provider="wechatpay_h5",
+        idempotency_key=None, return_url="/live/abc", client_ip="203.0.113.5",
+    )  # fmt: skip
+    assert fake.requests[-1]["body"]["scene_info"]["payer_client_ip"] == "203.0.113.5"
+    expected = quote(f"{settings.public_base_url}/live/abc", safe="")
+    assert payment.prepay["pay_url"].endswith(f"redirect_url={expected}")
+    assert payment.return_url == "/live/abc"

@@ -204,7 +204,10 @@ async def create_payment(
         amount_fen=payment.amount_fen,
         description=f"订单 {order.number}",
         notify_url=notify_url(shop_id, name),
-        return_url=return_url,
+        # WeChat sends an H5 payer back to a full URL only
+        return_url=(accounts.current_settings().public_base_url + return_url)
+        if return_url.startswith("/")
+        else return_url,
         client_ip=client_ip,
         openid=openid,
         expires_at=order.expires_at,
