@@ -414,3 +414,29 @@ async def test_address_is_stored_encrypted(session, shop, buyer) -> None:
 
 async def test_line_request_is_exported_by_orders() -> None:
     assert orders_service.LineRequest is LineRequest
+
+
+async def test_shipped_orders_complete_themselves_after_ten_days(
+    session, shop, buyer, tea, actor
+) -> None:
+    order = await factories.make_order(
+        session, shop_id=shop.id, customer_id=buyer.id, lines=[(tea.skus[0].id, 1)]
+    )
+    await orders_service.mark_order_paid(
+        session=session,
+        shop_id=shop.id,
+        order_id=order.id,
+        amount_fen=order.total_fen,
+        paid_at=utcnow(),
+        payment_ref="P",
+    )
+    await orders_service.ship_order(
+        session=session, actor=actor, order_id=order.id, carrier="SF", tracking_number="SF1"
+    )
+    assert await tasks.complete_shipped_orders(session=session) == 0
+    order.shipped_at = utcnow() - tasks.AUTO_COMPLETE_AFTER - dt.timedelta(minutes=1)
+    await session.flush()
+    assert await tasks.complete_shipped_orders(session=session) == 1
+    await session.refresh(order)
+    assert order.status == "completed" and order.completed_at is not None
+    assert await tasks.complete_shipped_orders(session=session) == 0

@@ -186,3 +186,54 @@ async def test_my_orders_detail_and_cancel(viewer, guest, tea) -> None:
     assert {s["id"]: s["stock"] for s in product["skus"]}[tea.skus[1].id] == 2
     again = await viewer.post(f"/api/v1/public/orders/{order_id}/cancel", json={})
     assert again.status_code == 409 and "is cancelled" in again.json()["message"]
+
+
+async def test_the_buyer_confirms_receipt_of_a_shipped_order(
+    viewer, session, shop, buyer, tea, actor
+) -> None:
+    from liveloop.commerce import orders as orders_service
+    from liveloop.core.database import utcnow
+    from tests import factories
+
+    order = await factories.make_order(
+        session, shop_id=shop.id, customer_id=buyer.id, lines=[(tea.skus[0].id, 1)]
+    )
+    early = await viewer.post(f"/api/v1/public/orders/{order.id}/complete")
+    assert early.status_code == 409 and "is pending_payment" in early.json()["message"]
+    await orders_service.mark_order_paid(
+        session=session,
+        shop_id=shop.id,
+        order_id=order.id,
+        amount_fen=order.total_fen,
+        paid_at=utcnow(),
+        payment_ref="P",
+    )
+    await orders_service.ship_order(
+        session=session, actor=actor, order_id=order.id, carrier="SF", tracking_number="SF1"
+    )
+    done = await viewer.post(f"/api/v1/public/orders/{order.id}/complete")
+    assert done.status_code == 200 and done.json()["status"] == "completed"
+
+
+async def test_another_customers_or_shops_records_are_not_found(
+    viewer, session, shop, other_shop, tea
+) -> None:
+    from tests import factories
+
+    stranger = await factories.make_customer(session, shop_id=shop.id, name="李娜")
+    theirs = await factories.make_order(
+        session, shop_id=shop.id, customer_id=stranger.id, lines=[(tea.skus[0].id, 1)]
+    )
+    address = await factories.make_address(session, shop_id=shop.id, customer_id=stranger.id)
+    foreign = await factories.make_product(session, shop_id=other_shop.id)
+    for method, path in [
+        ("GET", f"/api/v1/public/orders/{theirs.id}"),
+        ("POST", f"/api/v1/public/orders/{theirs.id}/cancel"),
+        ("POST", f"/api/v1/public/orders/{theirs.id}/complete"),
+        ("DELETE", f"/api/v1/public/addresses/{address.id}"),
+        ("GET", f"/api/v1/public/products/{foreign.id}"),
+    ]:
+        kwargs = {"json": {}} if method == "POST" and path.endswith("cancel") else {}
+        response = await viewer.request(method, path, **kwargs)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["code"].endswith("not_found")

@@ -56,6 +56,7 @@ __all__ = [
     "LineRequest",
     "cancel_order",
     "complete_order",
+    "due_for_completion",
     "due_for_expiry",
     "expire_order",
     "get_customer_order",
@@ -524,6 +525,19 @@ async def due_for_expiry(
         select(Order.shop_id, Order.id)
         .where(Order.status == S.PENDING_PAYMENT.value, Order.expires_at <= (now or utcnow()))
         .order_by(Order.expires_at)
+        .limit(limit)
+    )
+    return [(row.shop_id, row.id) for row in await session.execute(statement)]
+
+
+async def due_for_completion(
+    *, session: AsyncSession, shipped_before: dt.datetime, limit: int = 500
+) -> list[tuple[int, int]]:
+    """(shop id, order id) of orders shipped before `shipped_before` and not completed yet."""
+    statement = (
+        select(Order.shop_id, Order.id)
+        .where(Order.status == S.SHIPPED.value, Order.shipped_at < shipped_before)
+        .order_by(Order.shipped_at)
         .limit(limit)
     )
     return [(row.shop_id, row.id) for row in await session.execute(statement)]

@@ -7,6 +7,7 @@ lost), so no stock stays held by an abandoned order for long. Both are idempoten
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import structlog
@@ -15,11 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.commerce import orders
 from liveloop.commerce.models import Order
+from liveloop.core.database import utcnow
 from liveloop.core.jobs import enqueue_after_commit, job
 
 log = structlog.get_logger(__name__)
 
 SWEEP_BATCH = 500
+# A shipped order the buyer never confirms is completed this long after shipping (自动确认收货),
+# so completion hooks (commission settling after the return window) always get their event.
+AUTO_COMPLETE_AFTER = dt.timedelta(days=10)
 
 
 @job(retries=5, retry_delay=30)
@@ -47,6 +52,26 @@ async def sweep_expired_orders(*, session: AsyncSession, **_: Any) -> int:
 
 
 sweep_expired_orders_job = job(periodic=crontab(minute="*"))(sweep_expired_orders)
+
+
+async def complete_shipped_orders(*, session: AsyncSession, **_: Any) -> int:
+    """Complete orders shipped more than AUTO_COMPLETE_AFTER ago; the count completed."""
+    count = 0
+    for shop_id, order_id in await orders.due_for_completion(
+        session=session, shipped_before=utcnow() - AUTO_COMPLETE_AFTER, limit=SWEEP_BATCH
+    ):
+        try:
+            async with session.begin_nested():
+                await orders.complete_order(
+                    session=session, shop_id=shop_id, order_id=order_id, actor_label="system"
+                )
+                count += 1
+        except Exception:
+            log.exception("order_completion_failed", shop_id=shop_id, order_id=order_id)
+    return count
+
+
+complete_shipped_orders_job = job(periodic=crontab(minute="17"))(complete_shipped_orders)
 
 
 def schedule_expiry(session: AsyncSession, order: Order) -> None:

@@ -443,3 +443,17 @@ async def cancel_my_order(
         customer_id=_customer_id(claims),
     )
     return await order_detail(session, order)
+
+
+@router.post("/orders/{order_id}/complete", response_model=OrderDetailOut)
+async def confirm_received(
+    order_id: int, session: DbSession, claims: CurrentCustomer
+) -> OrderDetailOut:
+    """确认收货: the buyer got the goods (shipped → completed)."""
+    await orders.get_customer_order(
+        session=session, shop_id=claims.shop_id, customer_id=_customer_id(claims), order_id=order_id
+    )
+    order = await orders.complete_order(
+        session=session, shop_id=claims.shop_id, order_id=order_id, actor_label="customer"
+    )
+    return await order_detail(session, order)
