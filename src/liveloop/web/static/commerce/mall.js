@@ -57,7 +57,13 @@
       var pending = order.status === "pending_payment";
       var pay = node.querySelector(".llm-pay");
       var cancel = node.querySelector(".llm-cancel");
+      var receive = node.querySelector(".llm-receive");
       pay.hidden = cancel.hidden = !pending;
+      receive.hidden = order.status !== "shipped";
+      receive.addEventListener("click", async function () {
+        try { await api("POST", "/orders/" + order.id + "/complete"); load(); }
+        catch (error) { window.alert(error.message); }
+      });
       pay.addEventListener("click", async function () {
         try {
           var payment = await api("POST", "/orders/" + order.id + "/payments",
