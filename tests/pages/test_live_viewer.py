@@ -53,6 +53,7 @@ async def test_viewer_page_shows_the_room_and_what_the_script_needs(
     assert response.status_code == 200
     assert response.headers["content-language"] == "zh-CN"
     assert "<title>秋茶专场 · " in response.text
+    assert ">分享</button>" in response.text  # zh_CN by default
     config = page_config(response.text)
     assert config["live_session_id"] == live.id
     assert config["status"] == "live"
@@ -342,6 +343,8 @@ async def test_viewer_sees_danmaku_likes_and_a_pushed_product(live_server: LiveS
             await expect(page.locator("#pushed-price")).to_have_text("¥129.00 – ¥239.00")
             await expect(page.locator("#pushed-stock")).to_have_attribute("data-stock", "42")
 
+            await page.screenshot(path=str(SCREENSHOTS / "liveloop-viewer.png"))
+
             # Buy: choose a size, and the page hands over to checkout with the DOM event.
             await page.evaluate(
                 "document.addEventListener('liveloop:buy', e => { window.__buy = e.detail; })"
@@ -359,7 +362,6 @@ async def test_viewer_sees_danmaku_likes_and_a_pushed_product(live_server: LiveS
             clicked = await other.wait_for(lambda m: m["type"] == "product_push")
             assert clicked["product"]["id"] == tea_id
 
-            await page.screenshot(path=str(SCREENSHOTS / "liveloop-viewer.png"))
             await live_server.api("POST", f"/api/v1/live/{live_server.live_session_id}/unpush")
             await expect(card).to_be_hidden()
         assert page.problems == []
