@@ -145,8 +145,10 @@ async def create_flash_sale(
     _sold_out_until.pop((shop_id, sale.id), None)  # an id reused after a rollback
     counters = _process_counters()
     if counters is not None:
-        # Loaded now, so the first burst of buyers does not all find them missing; any
-        # counters left by a database that was reset (ids start again) are replaced.
+        # Counters left under this id by a database that was reset (ids start again) must
+        # not be read as this sale's: dropped now, before anyone can buy.
+        await counters.forget(shop_id=shop_id, sale_id=sale.id)
+        # Loaded once committed, so the first burst of buyers does not all find them missing.
         terms = SaleTerms(
             shop_id=shop_id,
             sale_id=sale.id,
@@ -317,7 +319,7 @@ async def _take_units_in_db(
     ).scalar_one_or_none()
     if sold is None:
         raise _refusal(sale.id, redis_lua.SOLD_OUT, quantity=quantity)
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     upsert = dialect.insert(FlashBuyer).values(
         shop_id=sale.shop_id, flash_sale_id=sale.id, customer_id=customer_id, quantity=quantity
     )
