@@ -32,7 +32,7 @@ STATUS_TEXT = {status.value: en for status, (_zh, en) in STATUS_LABELS.items()}
 # msgids for the catalog (the English labels above are translated when rendered)
 _STATUS_MSGIDS = (
     N_("Awaiting payment"),
-    N_("Paid"),
+    N_("Paid, to ship"),
     N_("Shipped"),
     N_("Completed"),
     N_("Cancelled"),

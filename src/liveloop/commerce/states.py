@@ -24,7 +24,7 @@ FINAL_STATUSES = frozenset(status for status, nexts in TRANSITIONS.items() if no
 
 STATUS_LABELS: dict[S, tuple[str, str]] = {
     S.PENDING_PAYMENT: ("待支付", "Awaiting payment"),
-    S.PAID: ("待发货", "Paid"),
+    S.PAID: ("待发货", "Paid, to ship"),
     S.SHIPPED: ("已发货", "Shipped"),
     S.COMPLETED: ("已完成", "Completed"),
     S.CANCELLED: ("已取消", "Cancelled"),
