@@ -6,9 +6,12 @@ import asyncio
 import random
 
 import pytest
+import uvicorn
 from sqlalchemy import func, select
 
+from liveloop.app import create_app
 from liveloop.core.database import Database
+from liveloop.core.settings import Settings
 from liveloop.demo.audience import (
     PHRASES,
     DemoAudience,
@@ -19,12 +22,16 @@ from liveloop.demo.audience import (
     comment_text,
     find_demo_room,
     local_base_url,
+    poll_until,
+    serve_with_audience,
     websocket_url,
 )
 from liveloop.demo.seed import DEMO_SHOP_NAME
 from liveloop.events.models import Event
+from liveloop.models import Base
 from tests import factories
 from tests.factories.live import make_live_session
+from tests.pages.test_console_browser import SECRET_KEY, free_port
 from tests.pages.test_live_viewer import LiveServer, RoomClient, live_server
 
 __all__ = ["live_server"]  # the real server fixture, shared with the page tests
@@ -184,3 +191,62 @@ async def test_an_empty_audience_starts_and_stops(size: int) -> None:
     await asyncio.sleep(0)
     await audience.stop()
     assert audience.online == 0
+
+
+async def test_liveloop_run_fills_the_demo_room_and_empties_it_before_stopping(tmp_path) -> None:
+    """What `liveloop run` does: serve, find the demo's live session, send viewers, stop."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    database = Database(url)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    async with database.sessionmaker() as session:
+        demo = await factories.make_shop(session, name=DEMO_SHOP_NAME)
+        live = await make_live_session(session, shop_id=demo.id, status="live")
+        await session.commit()
+        code = live.code
+    await database.dispose()
+
+    settings = Settings(
+        var_dir=tmp_path / "var",
+        database_url=url,
+        secret_key=SECRET_KEY,
+        queue_backend="immediate",
+        bus_backend="memory",
+        log_level="warning",
+    )
+    application = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning")
+    )
+    serving = asyncio.create_task(
+        serve_with_audience(server, database=application.state.database, size=3)
+    )
+    observer = RoomClient(
+        LiveServer(
+            base=f"http://127.0.0.1:{port}",
+            database_url=url,
+            code=code,
+            scheduled_code="",
+            live_session_id=live.id,
+            api_key="",
+            anchor_email="",
+            product_ids=[],
+            process=None,  # type: ignore[arg-type]
+        ),
+        "device-demo-observer",
+    )
+    try:
+        await asyncio.wait_for(poll_until(lambda: server.started, every=0.1), timeout=30)
+        async with observer:
+            # Three simulated viewers ramp in over ~20 s, besides the observer.
+            await observer.wait_for(
+                lambda m: m["type"] == "viewer_count" and m["online"] >= 4, within=60
+            )
+        server.should_exit = True  # what Ctrl+C does: the audience leaves, then the server stops
+        await asyncio.wait_for(serving, timeout=60)
+    finally:
+        server.should_exit = True
+        if not serving.done():
+            await asyncio.wait_for(serving, timeout=60)
+    assert serving.exception() is None

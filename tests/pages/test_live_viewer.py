@@ -261,9 +261,9 @@ class RoomClient:
         assert self.socket is not None
         await self.socket.send(json.dumps(message, ensure_ascii=False))
 
-    async def wait_for(self, matches: Callable[[dict], bool]) -> dict:  # type: ignore[type-arg]
+    async def wait_for(self, matches: Callable[[dict], bool], within: float = 20) -> dict:  # type: ignore[type-arg]
         assert self.socket is not None
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(within):
             while True:
                 frame = json.loads(await self.socket.recv())
                 for msg in frame["msgs"]:

@@ -33,6 +33,7 @@ SCRIPT_TEXTS = {
     "anchor": N_("Host"),
     "buy": N_("Buy"),
     "sold_out": N_("Sold out"),
+    "not_on_sale": N_("Not on sale"),
     "stock_left": N_("%(stock)s left"),
     "say_something": N_("Say something…"),
     "comments_off": N_("Comments are switched off"),

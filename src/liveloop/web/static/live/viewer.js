@@ -348,8 +348,9 @@
       var stock = productStock(product);
       node.querySelector(".stock").textContent = stockText(stock);
       var buy = node.querySelector(".buy-button");
-      buy.textContent = stock === 0 ? t.sold_out : t.buy;
-      buy.disabled = stock === 0;
+      var offShelf = product.on_shelf === false;
+      buy.textContent = offShelf ? t.not_on_sale : stock === 0 ? t.sold_out : t.buy;
+      buy.disabled = offShelf || stock === 0;
       buy.addEventListener("click", function () { buy_(product, null); });
       list.appendChild(node);
     });
