@@ -237,3 +237,30 @@ async def test_another_customers_or_shops_records_are_not_found(
         response = await viewer.request(method, path, **kwargs)
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["code"].endswith("not_found")
+
+
+async def test_promo_code_is_recorded_and_quotes_count_once(viewer, session, shop, tea) -> None:
+    from liveloop.events.models import Event
+
+    lines = [{"sku_id": tea.skus[0].id, "quantity": 1}]
+    for _ in range(3):
+        assert (
+            await viewer.post("/api/v1/public/checkout/quote", json={"lines": lines})
+        ).status_code == 200
+    started = (
+        await session.execute(
+            select(Event.id).where(Event.shop_id == shop.id, Event.type == "checkout_started")
+        )
+    ).all()
+    assert len(started) == 1
+    bad = await viewer.post(
+        "/api/v1/public/orders",
+        json={"lines": lines, "address": ADDRESS, "promo_code": "no spaces"},
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "promo_code"
+    placed = await viewer.post(
+        "/api/v1/public/orders", json={"lines": lines, "address": ADDRESS, "promo_code": "WANG10"}
+    )
+    assert placed.status_code == 201, placed.text
+    order = await session.get(Order, placed.json()["order"]["id"])
+    assert order is not None and order.attribution["promo_code"] == "WANG10"

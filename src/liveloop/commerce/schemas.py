@@ -115,6 +115,9 @@ class PlaceOrderIn(StrictModel):
     expected_total_fen: int | None = Field(None, description="The total the buyer saw")
     from_cart: bool = Field(False, description="Compare with cart prices; empty those lines")
     buyer_note: str = Field("", max_length=200)
+    promo_code: str = Field(
+        "", max_length=32, pattern=r"^[\w\-]*$", description="A KOL's promo code (attribution)"
+    )
 
 
 class OrderLineOut(OutModel):

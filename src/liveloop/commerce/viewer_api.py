@@ -9,6 +9,7 @@ the page pays and sees its orders.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -306,10 +307,14 @@ async def quote(data: QuoteIn, session: DbSession, claims: CurrentBuyer) -> Quot
 async def _record_checkout_started(session: DbSession, claims: ViewerClaims, result: Quote) -> None:
     from liveloop.events import service as events_service
 
+    # The drawer asks again on every change: one event per viewer and basket per 10 minutes.
+    skus = "-".join(str(line.sku.id) for line in result.lines)[:24]
+    bucket = int(time.time()) // 600
     item: dict[str, Any] = {
         "type": "checkout_started",
         "live_session_id": claims.live_session_id,
         "product_id": result.lines[0].product.id,
+        "client_event_id": f"co:{claims.viewer_key[:24]}:{skus}:{bucket}",
         "properties": {"total_fen": result.breakdown.total_fen, "lines": len(result.lines)},
     }
     if claims.customer_id is not None:
@@ -383,7 +388,11 @@ async def place_order(
         source_code=claims.source_code,
         share_code=claims.share_code,
         idempotency_key=idempotency_key,
-        attribution={"source_code": claims.source_code, "share_code": claims.share_code},
+        attribution={
+            "source_code": claims.source_code,
+            "share_code": claims.share_code,
+            **({"promo_code": data.promo_code} if data.promo_code else {}),
+        },
         expected_total_fen=data.expected_total_fen,
         expected_unit_prices=expected_prices,
         buyer_note=data.buyer_note,
