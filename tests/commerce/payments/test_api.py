@@ -310,6 +310,14 @@ async def test_the_payment_settings_page_saves_keys_and_never_shows_them(
     shown = (await client.get("/api/v1/payment-accounts/wechatpay")).json()
     assert shown["enabled"] is True and shown["serial_no"] == keys["serial_no"]
 
+    assert 'data-testid="demo-state">已停用' in page.text  # WeChat Pay on: demo off
+    turned = await anon_client.post(
+        "/console/settings/payments/demo", data={"csrf_token": csrf, "allowed": "1"}
+    )
+    assert turned.status_code == 303
+    page = await anon_client.get("/console/settings/payments")
+    assert 'data-testid="demo-state">已启用' in page.text
+
     broken = await anon_client.post(
         "/console/settings/payments", data={**form, "private_key_pem": "not a key"}
     )

@@ -172,3 +172,19 @@ async def test_h5_prepay_sends_the_payer_back_to_a_full_url(
     expected = quote(f"{settings.public_base_url}/live/abc", safe="")
     assert payment.prepay["pay_url"].endswith(f"redirect_url={expected}")
     assert payment.return_url == "/live/abc"
+
+
+async def test_demo_payments_stop_once_wechat_pay_is_enabled(session, shop, order, account) -> None:
+    from liveloop.core.errors import InvalidInput
+
+    async def pay_demo():  # type: ignore[no-untyped-def]
+        return await service.create_payment(
+            session=session, shop_id=shop.id, order_id=order.id, provider="demo",
+            idempotency_key=None, return_url="", client_ip=None,
+        )  # fmt: skip
+
+    with pytest.raises(InvalidInput) as caught:
+        await pay_demo()
+    assert caught.value.code == "provider_disabled"
+    await accounts.set_demo_allowed(session=session, shop_id=shop.id, allowed=True)
+    assert (await pay_demo()).provider == "demo"

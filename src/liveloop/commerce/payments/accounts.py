@@ -26,6 +26,7 @@ from liveloop.core.security import PiiCipher, derive_key
 from liveloop.core.settings import Settings, get_settings
 
 WECHATPAY = "wechatpay"
+DEMO = "demo"
 SECRET_FIELDS = ("private_key_pem", "api_v3_key", "platform_public_key_pem")
 
 # Tests point the WeChat Pay client at a local fake server through this (an httpx transport).
@@ -99,6 +100,26 @@ async def set_wechatpay_account(
     account.api_base = data.api_base or ""
     await session.flush()
     return account
+
+
+async def demo_allowed(*, session: AsyncSession, shop_id: int) -> bool:
+    """Whether viewers may pay with the demo provider (no money moves). A shop chooses; until
+    it does, demo payments are on only while no real provider is enabled, so a shop that set
+    up WeChat Pay is never paid in play money by a viewer who picks "demo"."""
+    demo = await get_account(session=session, shop_id=shop_id, provider=DEMO)
+    if demo is not None:
+        return demo.enabled
+    wechat = await get_account(session=session, shop_id=shop_id)
+    return wechat is None or not wechat.enabled
+
+
+async def set_demo_allowed(*, session: AsyncSession, shop_id: int, allowed: bool) -> None:
+    demo = await get_account(session=session, shop_id=shop_id, provider=DEMO)
+    if demo is None:
+        demo = PaymentAccount(shop_id=shop_id, provider=DEMO, secrets=b"")
+        session.add(demo)
+    demo.enabled = allowed
+    await session.flush()
 
 
 def account_summary(account: PaymentAccount | None) -> dict[str, Any]:

@@ -99,7 +99,8 @@ async def demo_pay_confirm(
         payment = await _payment_of_token(session, token)
     except NotFound as exc:
         return _pay_error(request, exc)
-    if payment.status == PaymentStatus.PENDING:
+    allowed = await accounts.demo_allowed(session=session, shop_id=payment.shop_id)
+    if payment.status == PaymentStatus.PENDING and allowed:
         if queue.huey is not None and queue.huey.immediate:
             # An immediate queue runs a job inside this call and blocks the event loop that
             # must answer the job's own request: send it from the loop once we have answered.
@@ -320,6 +321,7 @@ async def payment_settings(request: Request, session: DbSession, actor: ShopMana
         "account": accounts.account_summary(account),
         "notify_url": service.notify_url(actor.shop_id, "wechatpay_jsapi"),
         "demo_notify_url": service.notify_url(actor.shop_id, "demo"),
+        "demo_allowed": await accounts.demo_allowed(session=session, shop_id=actor.shop_id),
     }
     return render(request, "commerce/payments/settings.html", context)
 
@@ -364,6 +366,24 @@ async def save_payment_settings(
         details={"mchid": account.mchid, "appid": account.appid, "serial_no": account.serial_no},
     )
     flash(request, translate(request, N_("WeChat Pay account saved.")))
+    return redirect("/console/settings/payments")
+
+
+@settings_pages.post("/demo")
+async def save_demo_setting(request: Request, session: DbSession, actor: ShopManager) -> Response:
+    form = await request.form()
+    allowed = form.get("allowed") == "1"
+    await accounts.set_demo_allowed(session=session, shop_id=actor.shop_id, allowed=allowed)
+    await shops_service.record_audit(
+        session=session,
+        actor=actor,
+        action="payments.demo.set",
+        target_type="payment_account",
+        target_id="demo",
+        details={"allowed": allowed},
+    )
+    message = N_("Demo payments turned on.") if allowed else N_("Demo payments turned off.")
+    flash(request, translate(request, message))
     return redirect("/console/settings/payments")
 
 

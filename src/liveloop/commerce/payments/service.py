@@ -173,6 +173,12 @@ async def create_payment(
     if customer_id is not None and order.customer_id != customer_id:
         raise NotFound(f"order {order_id} was not found", code="order_not_found", field="id")
     check_order_payable(order)
+    if name == Provider.DEMO and not await accounts.demo_allowed(session=session, shop_id=shop_id):
+        raise InvalidInput(
+            "this shop does not take demo payments; pay with WeChat Pay",
+            code="provider_disabled",
+            field="provider",
+        )
     payment = (
         await session.execute(
             scoped(Payment, shop_id).where(
