@@ -285,3 +285,14 @@ async def test_a_slow_viewer_loses_comments_not_control_messages_then_is_closed(
     finally:
         transport.abort()
         server.close()
+
+
+async def test_silent_viewers_are_timed_out(room: tuple[RoomHub, Room]) -> None:
+    hub, the_room = room
+    silent = Collector(_claims(the_room.shop_id, the_room.id, "silent"))
+    talking = Collector(_claims(the_room.shop_id, the_room.id, "talking"))
+    talking.last_received = asyncio.get_running_loop().time() + 10**6
+    the_room.add(silent)
+    the_room.add(talking)
+    await hub.housekeeping(the_room)
+    assert silent.closed == p.CLOSE_IDLE and talking.closed is None

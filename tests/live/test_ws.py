@@ -204,3 +204,63 @@ async def test_forged_expired_and_missing_tokens(server: dict[str, Any]) -> None
         await ws.send('{"type": "comment", "text": "没有加入"}')
         await asyncio.wait_for(ws.wait_closed(), 15)
         assert (ws.close_code, ws.close_reason) == (4000, "join_required")
+
+
+async def test_floods_of_bad_frames_close_the_socket(server: dict[str, Any]) -> None:
+    room = server["rooms"][5]
+    viewer = await Viewer.join(server["ws"], room, _token(server, room, device_id="flooder"))
+    await viewer.expect_type("snapshot")
+    for _ in range(25):
+        await viewer.send("not json at all")
+    assert await viewer.closed() == (4029, "flood")
+
+
+async def test_visits_reach_the_events_table_and_live_viewers(server: dict[str, Any]) -> None:
+    from sqlalchemy import select
+
+    from liveloop.core.database import Database
+    from liveloop.events.models import Event
+    from liveloop.live.models import LiveViewer
+
+    room = server["rooms"][5]
+    token = _token(server, room, customer_id=server["bob"], device_id="bob-2", source_code="grp9")
+    viewer = await Viewer.join(server["ws"], room, token)
+    await viewer.expect_type("snapshot")
+    await viewer.send({"type": "comment", "text": "记下来"})
+    await viewer.expect_type("comment")
+    await viewer.send({"type": "product_click", "product_id": server["product"]})
+    await viewer.send({"type": "like", "count": 9})
+    await viewer.expect(lambda m: m.get("type") == "like_total" and m["total"] >= 9)
+    await viewer.close()
+
+    database = Database(server["url"])
+    try:
+        for _ in range(100):  # the buffer writes every second; wait for it (bounded)
+            async with database.sessionmaker() as session:
+                events = list(
+                    (
+                        await session.execute(
+                            select(Event.type, Event.properties).where(
+                                Event.live_session_id == room, Event.customer_id == server["bob"]
+                            )
+                        )
+                    ).all()
+                )
+                row = (
+                    await session.execute(
+                        select(LiveViewer).where(
+                            LiveViewer.live_session_id == room,
+                            LiveViewer.viewer_key == f"c:{server['bob']}",
+                        )
+                    )
+                ).scalar_one_or_none()
+            types = {t for t, _ in events}
+            if "live_leave" in types and row is not None and row.likes == 9:
+                break
+            await asyncio.sleep(0.2)
+        assert {"live_enter", "live_comment", "live_like", "live_product_click"} <= types
+        assert "live_leave" in types
+        assert row is not None and row.source_code == "grp9"
+        assert (row.comments, row.likes, row.entries) == (1, 9, 1)
+    finally:
+        await database.dispose()
