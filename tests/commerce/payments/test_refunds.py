@@ -252,3 +252,15 @@ def test_line_refunds_in_any_steps_sum_to_what_was_paid(
     if line.refunded_quantity < line.quantity:
         given_back += line_refund_fen(line, line.quantity - line.refunded_quantity)  # type: ignore[arg-type]
     assert given_back == line.line_total_fen - line.discount_fen
+
+
+async def test_refunding_all_that_is_left_by_amount_returns_the_units_too(
+    session, shop, paid_order, actor, tea
+) -> None:
+    small, gift = tea.skus
+    everything = paid_order.paid_fen - paid_order.refunded_fen
+    done = await refund(session, shop, paid_order, actor, amount_fen=everything)
+    assert done.restock is True
+    assert sum(line.quantity for line in done.lines) == 4
+    assert await sku_state(session, shop, small.id) == (10, 0)
+    assert await sku_state(session, shop, gift.id) == (5, 0)

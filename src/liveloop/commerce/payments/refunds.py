@@ -88,8 +88,8 @@ def _check_lines(order: Order, lines: Sequence[RefundLineIn]) -> dict[int, int]:
 def _refund_amount(
     order: Order, lines: Sequence[RefundLineIn] | None, amount_fen: int | None
 ) -> tuple[int, dict[int, int]]:
-    """(amount, {order line id: units}) for a request; neither lines nor amount = all that is
-    left (shipping included)."""
+    """(amount, {order line id: units}) for a request; neither lines nor amount, or an amount
+    equal to all that is left, refunds everything left (shipping and remaining units)."""
     left = order.paid_fen - order.refunded_fen
     if lines and amount_fen is not None:
         raise InvalidInput(
@@ -99,9 +99,9 @@ def _refund_amount(
         quantities = _check_lines(order, lines)
         by_id = {line.id: line for line in order.lines}
         amount = sum(line_refund_fen(by_id[i], q) for i, q in quantities.items())
-    elif amount_fen is not None:
+    elif amount_fen is not None and amount_fen != left:
         amount, quantities = amount_fen, {}
-    else:
+    else:  # everything left (also asked as its amount): the remaining units come back too
         amount = left
         quantities = {
             line.id: line.quantity - line.refunded_quantity
