@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 # Close codes after which the room will not take this viewer back (docs/live-protocol.md).
 FINAL_CLOSE_CODES = frozenset({4003, 4004, 4008, 4010})
+ROOM_GONE_CODES = frozenset({4004, 4010})  # no such room, or it has ended: nobody else comes
 AUTH_CLOSE_CODE = 4001
 
 NICKNAMES = [
@@ -219,6 +220,8 @@ class SimulatedViewer:
                     code = closed.code
                 else:
                     code = closed.rcvd.code if closed.rcvd else None
+                if code in ROOM_GONE_CODES:
+                    self.audience.room_over = True
                 if code in FINAL_CLOSE_CODES:
                     return
                 if code == AUTH_CLOSE_CODE:
@@ -271,6 +274,7 @@ class SimulatedViewer:
             for message in frame.get("msgs", []):
                 room.apply(message)
             if room.status in ("ended", "cancelled"):
+                self.audience.room_over = True
                 return
         raise Dropped(socket.close_code)
 
@@ -311,6 +315,7 @@ class DemoAudience:
         self.http = httpx.AsyncClient(timeout=10)
         self._runner: asyncio.Task[None] | None = None
         self._joined = 0
+        self.room_over = False  # set by a viewer that saw the room end; arrivals stop
 
     @property
     def online(self) -> int:
@@ -358,9 +363,9 @@ class DemoAudience:
         # Then Poisson arrivals at size / mean watch time keep about `size` in the room
         # (Little's law); a cap stops a long unlucky streak from overfilling it.
         rate = self.size / self.mean_watch_seconds
-        while True:
+        while not self.room_over:
             await asyncio.sleep(self.rng.expovariate(rate))
-            if self.online < self.size * 1.3:
+            if self.online < self.size * 1.3 and not self.room_over:
                 self._spawn()
 
 
