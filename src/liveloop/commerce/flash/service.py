@@ -27,6 +27,7 @@ from huey import crontab
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import attributes
 
 from liveloop.catalog import service as catalog_service
 from liveloop.commerce import hooks
@@ -536,6 +537,8 @@ async def buy_flash_sale(
                 token=token,
             )
         raise
+    # The loaded row in step with the UPDATE (set only now: a rolled-back savepoint keeps it).
+    attributes.set_committed_value(sale, "sold_count", sale.quantity - remaining)
     if counters is not None:
         after_commit(
             session,
@@ -666,6 +669,8 @@ async def give_units_back(
             .execution_options(synchronize_session=False)
         )
     ).scalar_one_or_none()
+    if still_active is not None:
+        attributes.set_committed_value(sale, "sold_count", still_active)
     if still_active is None:
         # The sale has finished: these units go straight back to the SKU.
         await session.execute(
@@ -683,6 +688,7 @@ async def give_units_back(
             lines=[(sale.sku_id, quantity)],
             reason="flash_order_released",
         )
+        await session.refresh(sale)
         return
     _sold_out_until.pop((shop_id, sale.id), None)
     counters = _process_counters()
