@@ -3,6 +3,7 @@ Chromium pushing a product that a viewer page in another tab shows."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -216,6 +217,14 @@ async def test_anchor_pushes_a_product_and_moderates_what_a_viewer_page_shows(
             )
             await anchor.click("#unpush-button")
             await expect(viewer.locator("#pushed")).to_be_hidden()
+
+            # Kick (after the anchor confirms): the viewer's page says so and stops retrying.
+            anchor.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+            await second.locator("[data-act=kick]").click()
+            await expect(viewer.locator("#gone")).to_be_visible()
+            await expect(viewer.locator("#gone-title")).not_to_be_empty()
+            await expect(viewer.locator("#comment-input")).to_be_disabled()
+            await expect(second.locator(".acted-badge")).to_have_count(2)
             assert problems == []
         finally:
             await browser.close()

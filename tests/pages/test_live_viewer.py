@@ -197,7 +197,8 @@ class ServerProcess:
     async def start(self) -> None:
         self.process = start_uvicorn(self.url, self.port, self.tmp_path / "var", self.log_path)
         async with httpx.AsyncClient() as client:
-            for _ in range(300):  # wait for start-up (up to ~30 s), not a timing assertion
+            # Wait for start-up (up to ~90 s on a busy machine); not a timing assertion.
+            for _ in range(900):
                 if self.process.poll() is not None:
                     break
                 try:
