@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.catalog import service as catalog_service
 from liveloop.catalog.schemas import CategoryCreate, ProductCreate
+from liveloop.commerce.flash.demo import seed_promotions
 from liveloop.core.database import utcnow
 from liveloop.customers import imports as customer_imports
 from liveloop.customers import service as customers_service
@@ -167,14 +168,23 @@ async def seed_demo(
         pairs=[(ids[person.identities[0]], tag_ids[t]) for person, tags in tag_rows for t in tags],
     )
     progress("live sessions")
-    await seed_live(
+    rooms = await seed_live(
         session=session, actor=actor, staff=staff, customer_ids=[*ids.values()], now=now
+    )
+    progress("coupons and flash sales")
+    promotions = await seed_promotions(
+        session=session,
+        shop_id=shop.id,
+        live_session_id=rooms["live"],
+        sku_ids=[choice.sku_id for choice in skus],
+        customer_ids=[*ids.values()],
+        seed=seed,
     )
     return SeedReport(
         shop_id=shop.id,
         customers=len(people),
         products=len({s.product_id for s in skus}),
-        events=total_events,
+        events=total_events + promotions.events,
         paid_orders=paid_orders,
         gmv_fen=gmv,
     )

@@ -29,6 +29,7 @@ class PromotionReport:
     claims: int
     flash_sales: int
     flash_orders: int
+    events: int  # analytics events the claims and orders wrote (coupon_claimed, order_paid…)
 
 
 async def seed_promotions(
@@ -44,6 +45,7 @@ async def seed_promotions(
     demo customers and paid, and a flash sale of 30 units on sale for the next two hours."""
     rng = random.Random(seed)
     now = utcnow()
+    events_before = await _event_count(session, shop_id)
     room_coupon = await coupons_service.create_coupon(
         session=session,
         shop_id=shop_id,
@@ -110,8 +112,18 @@ async def seed_promotions(
         ),
     )
     return PromotionReport(
-        coupons=2, claims=len(claimers) + 40, flash_sales=2, flash_orders=flash_orders
+        coupons=2,
+        claims=len(claimers) + 40,
+        flash_sales=2,
+        flash_orders=flash_orders,
+        events=await _event_count(session, shop_id) - events_before,
     )
+
+
+async def _event_count(session: AsyncSession, shop_id: int) -> int:
+    from liveloop.events import service as events_service
+
+    return (await events_service.list_events(session=session, shop_id=shop_id, per_page=1)).total
 
 
 async def _sold_out_sale(
