@@ -213,3 +213,34 @@ async def test_an_unpaid_seat_comes_back_when_its_order_is_cancelled(
         address_id=member.order.address_id if hasattr(member.order, "address_id") else None,
     )
     assert again.member.status == "pending"
+
+
+async def test_the_per_customer_limit_spans_groups_and_frees_with_the_order(
+    session, shop, campaign
+) -> None:
+    customer, address = await buyer(session, shop, "张伟")
+
+    async def open_one(quantity: int):  # type: ignore[no-untyped-def]
+        return await groupbuy.open_group(
+            session=session,
+            shop_id=shop.id,
+            campaign_id=campaign.id,
+            customer_id=customer.id,
+            address_id=address.id,
+            quantity=quantity,
+        )
+
+    first = await open_one(1)
+    await open_one(1)
+    with pytest.raises(Conflict) as third:
+        await open_one(1)
+    assert third.value.code == "group_limit_exceeded"
+    assert "already hold 2 and asked for 1" in third.value.message
+    await orders_service.cancel_order(
+        session=session,
+        shop_id=shop.id,
+        order_id=first.order.id,
+        reason="换个团",
+        actor=system_actor(shop.id),
+    )
+    assert (await open_one(1)).member.quantity == 1  # the cancelled unit came back

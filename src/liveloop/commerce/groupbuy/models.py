@@ -123,3 +123,20 @@ class GroupBuyMember(IdMixin, TimestampMixin, ShopScoped, Base):
     display_name: Mapped[str] = mapped_column(String(50), default="")  # already masked
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     refund_id: Mapped[int | None] = mapped_column(BigId, default=None)
+
+
+class GroupBuyHolding(IdMixin, ShopScoped, Base):
+    """Units one customer holds (pending or paid) in one campaign: the per-customer limit is a
+    conditional UPDATE on this row, never a count followed by an insert."""
+
+    __tablename__ = "group_buy_holdings"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id"),
+        CheckConstraint("units >= 0", name="units_not_negative"),
+    )
+
+    campaign_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("group_buy_campaigns.id", ondelete="CASCADE")
+    )
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
+    units: Mapped[int] = mapped_column(Integer, default=0)

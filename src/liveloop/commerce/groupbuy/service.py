@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from liveloop.commerce.groupbuy.models import (
     CampaignStatus,
     GroupBuyCampaign,
     GroupBuyGroup,
+    GroupBuyHolding,
     GroupBuyMember,
     GroupBuySettings,
     GroupStatus,
@@ -276,30 +277,58 @@ async def list_members(
     return (await session.execute(statement.order_by(GroupBuyMember.id))).scalars().all()
 
 
-async def _units_held(
-    session: AsyncSession, shop_id: int, campaign_id: int, customer_id: int
-) -> int:
-    statement = scoped(
-        GroupBuyMember, shop_id, func.coalesce(func.sum(GroupBuyMember.quantity), 0)
-    ).where(
-        GroupBuyMember.campaign_id == campaign_id,
-        GroupBuyMember.customer_id == customer_id,
-        GroupBuyMember.status.in_(ACTIVE_MEMBER),
-    )
-    return int((await session.execute(statement)).scalar_one())
-
-
-async def _check_limit(
+async def _hold_units(
     session: AsyncSession, campaign: GroupBuyCampaign, customer_id: int, quantity: int
 ) -> None:
-    held = await _units_held(session, campaign.shop_id, campaign.id, customer_id)
-    if held + quantity > campaign.per_customer_limit:
-        raise Conflict(
-            f"group buy {campaign.title} allows {campaign.per_customer_limit} per customer; you "
-            f"already hold {held} and asked for {quantity}",
-            code="group_limit_exceeded",
-            field="quantity",
+    """Take `quantity` of the customer's allowance in this campaign, or refuse with the
+    numbers. One conditional UPDATE on the customer's holding row: two tabs racing cannot
+    both pass the limit."""
+    from liveloop.customers.service import insert_ignoring_duplicates
+
+    await session.execute(
+        insert_ignoring_duplicates(session, GroupBuyHolding.__table__).values(
+            shop_id=campaign.shop_id, campaign_id=campaign.id, customer_id=customer_id, units=0
         )
+    )
+    taken = await session.execute(
+        update(GroupBuyHolding)
+        .where(
+            GroupBuyHolding.campaign_id == campaign.id,
+            GroupBuyHolding.customer_id == customer_id,
+            GroupBuyHolding.units + quantity <= campaign.per_customer_limit,
+        )
+        .values(units=GroupBuyHolding.units + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount:  # type: ignore[attr-defined]
+        return
+    held = (
+        await session.execute(
+            select(GroupBuyHolding.units).where(
+                GroupBuyHolding.campaign_id == campaign.id,
+                GroupBuyHolding.customer_id == customer_id,
+            )
+        )
+    ).scalar_one()
+    raise Conflict(
+        f"group buy {campaign.title} allows {campaign.per_customer_limit} per customer; you "
+        f"already hold {held} and asked for {quantity}",
+        code="group_limit_exceeded",
+        field="quantity",
+    )
+
+
+async def _give_units_back(session: AsyncSession, member: GroupBuyMember) -> None:
+    await session.execute(
+        update(GroupBuyHolding)
+        .where(
+            GroupBuyHolding.campaign_id == member.campaign_id,
+            GroupBuyHolding.customer_id == member.customer_id,
+            GroupBuyHolding.units >= member.quantity,
+        )
+        .values(units=GroupBuyHolding.units - member.quantity)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass
@@ -326,7 +355,7 @@ async def open_group(
     now = utcnow()
     campaign = await get_campaign(session=session, shop_id=shop_id, campaign_id=campaign_id)
     check_campaign_open(campaign, now)
-    await _check_limit(session, campaign, customer_id, quantity)
+    await _hold_units(session, campaign, customer_id, quantity)
     group = GroupBuyGroup(
         shop_id=shop_id,
         campaign_id=campaign.id,
@@ -387,7 +416,7 @@ async def join_group(
         )
     _check_group_joinable(group, now)
     check_campaign_open(campaign, now)
-    await _check_limit(session, campaign, customer_id, quantity)
+    await _hold_units(session, campaign, customer_id, quantity)
     taken = await session.execute(
         update(GroupBuyGroup)
         .where(
@@ -550,6 +579,7 @@ async def give_seat_back(*, session: AsyncSession, order: Any, **_: Any) -> None
     )
     if not removed.rowcount:  # type: ignore[attr-defined]
         return
+    await _give_units_back(session, member)
     session.expunge(member)
     await session.execute(
         update(GroupBuyGroup)
@@ -637,10 +667,12 @@ async def _fail(session: AsyncSession, group: GroupBuyGroup, now: dt.datetime) -
         )
         if member.status == MemberStatus.PAID.value:
             await _refund_member(session, member, order, reason="group_failed")
+            await _give_units_back(session, member)
         elif member.status == MemberStatus.PENDING.value:
             # Marked first, so the release hook does not hand the seat back to a failed group.
             member.status = MemberStatus.CANCELLED.value
             await session.flush()
+            await _give_units_back(session, member)
             if order.status == "pending_payment":
                 await orders_service.cancel_order(
                     session=session,
