@@ -144,6 +144,7 @@ async def create_flash_sale(
     session.add(sale)
     await session.flush()
     _sold_out_until.pop((shop_id, sale.id), None)  # an id reused after a rollback
+    _loaded_at.pop((shop_id, sale.id), None)
     counters = _process_counters()
     if counters is not None:
         # Counters left under this id by a database that was reset (ids start again) must
@@ -368,6 +369,7 @@ async def _terms_from_db(session: AsyncSession, sale: FlashSale) -> SaleTerms:
 
 
 _loading_locks: dict[tuple[int, int], asyncio.Lock] = {}
+_loaded_at: dict[tuple[int, int], float] = {}
 
 # A sale seen sold out (by Redis or the database) is refused from this process's memory for
 # a moment, without a round trip: the flood after a sell-out costs nothing. Units can come
@@ -409,12 +411,16 @@ async def _reserve_in_redis(
     if result.code == redis_lua.NOT_LOADED:
         # One load per sale and process at a time: a burst that finds the counters missing
         # (Redis restarted) waits for one database read instead of each doing its own.
-        async with _loading_locks.setdefault((shop_id, flash_sale_id), asyncio.Lock()):
-            if await counters.version(shop_id=shop_id, sale_id=flash_sale_id) is None:
+        key = (shop_id, flash_sale_id)
+        async with _loading_locks.setdefault(key, asyncio.Lock()):
+            # The buyers queued behind the one that loaded go straight on (no round trip each).
+            fresh = time.monotonic() - _loaded_at.get(key, -60.0) < 5.0
+            if not fresh and await counters.version(shop_id=shop_id, sale_id=flash_sale_id) is None:
                 sale = await get_flash_sale(
                     session=session, shop_id=shop_id, flash_sale_id=flash_sale_id
                 )
                 await _load_counters(session, counters, sale)
+            _loaded_at[key] = time.monotonic()
         result = await counters.reserve(
             shop_id=shop_id,
             sale_id=flash_sale_id,
