@@ -1,4 +1,5 @@
-/* LiveLoop viewer page: video, danmaku, likes, products, notices, reservation and sharing.
+/* LiveLoop viewer page: the room socket, danmaku, likes, notices, reservation and sharing
+ * (video in viewer_video.js, the line-up and pushed product in viewer_products.js).
  *
  * Everything a person wrote (names, comments, notices) is put on the page with textContent,
  * never innerHTML. Every room message is also dispatched on `document` as the DOM event
@@ -22,43 +23,30 @@
     token: null,
     status: config.status,
     commentsEnabled: true,
-    product: null, // the pushed product
-    selectedSku: null,
-    lineup: [],
     likeShown: 0,
     likePending: 0,
-    video: null,
     me: null, // {key, name, role} from the server's "joined"
     mine: [], // [client_id, line] of my comments shown before the room echoes them
   };
   // A comment the room refused: take my optimistic copy of it down again.
   var REFUSED = { rate_limited: 1, comment_blocked: 1, comments_off: 1, too_long: 1, muted: 1, empty: 1 };
 
+  var video = window.LiveLoopVideo({ t: t });
+  var products = window.LiveLoopProducts({
+    t: t,
+    toast: toast,
+    onBuy: function (product, skuId) {
+      room.send({ type: "product_click", product_id: product.id });
+      emit("liveloop:buy", { product_id: product.id, sku_id: skuId, live_session_id: config.live_session_id });
+    },
+  });
+
   // ---- small helpers -------------------------------------------------------------------
-
-  function money(fen) {
-    if (fen === null || fen === undefined) return "";
-    var sign = fen < 0 ? "-" : "";
-    var value = Math.abs(Math.round(fen));
-    var cents = value % 100;
-    return sign + "¥" + Math.floor(value / 100) + "." + (cents < 10 ? "0" : "") + cents;
-  }
-
-  function priceText(product) {
-    var low = product.price_min_fen, high = product.price_max_fen;
-    if (low !== undefined && high !== undefined && low !== high) return money(low) + " – " + money(high);
-    return money(product.price_fen !== undefined ? product.price_fen : low);
-  }
 
   function format(template, values) {
     return template.replace(/%\((\w+)\)s/g, function (_, name) {
       return values[name] === undefined ? "" : String(values[name]);
     });
-  }
-
-  function stockText(stock) {
-    if (stock === null || stock === undefined) return "";
-    return stock > 0 ? format(t.stock_left, { stock: stock }) : t.sold_out;
   }
 
   function shortNumber(value) {
@@ -141,13 +129,12 @@
   }
 
   function applyRoomInfo(room) {
-    if (Array.isArray(room.lineup)) setLineup(room.lineup);
+    if (Array.isArray(room.lineup)) products.setLineup(room.lineup);
     if (room.status) setStatus(room.status, room.comments_enabled);
     if (room.hls_url !== undefined) config.hls_url = room.hls_url;
     if (room.announcement !== undefined) setAnnouncement(room.announcement);
     if (room.pinned !== undefined) setPinned(room.pinned);
-    if (room.pushed_product !== undefined) setPushed(room.pushed_product);
-    else if (room.product !== undefined) setPushed(room.product);
+    if (room.product !== undefined) products.setPushed(room.product);
   }
 
   // ---- status, video and poster -----------------------------------------------------------
@@ -161,68 +148,8 @@
     if (status === "cancelled") $("ended-title").textContent = t.cancelled;
     $("live-dot").classList.toggle("on", status === "live");
     // Scheduled and ended rooms say so in their card; the poster stays quiet behind it.
-    if (status === "live") startVideo();
-    else stopVideo("");
-  }
-
-  function showPoster(note, reason) {
-    $("poster").hidden = false;
-    $("poster").dataset.reason = reason || "";
-    $("poster-note").textContent = note || "";
-    $("video").hidden = true;
-    $("unmute").hidden = true;
-  }
-
-  function startVideo() {
-    var url = config.hls_url;
-    var video = $("video");
-    if (!url) {
-      showPoster(t.no_stream, "no_stream");
-      return;
-    }
-    if (state.video) return;
-    video.hidden = false;
-    $("poster").hidden = true;
-    $("poster").dataset.reason = "playing";
-    // hls.js wherever Media Source Extensions exist; the browser's own HLS (Safari) otherwise.
-    if (window.Hls && window.Hls.isSupported()) {
-      var hls = new window.Hls({ lowLatencyMode: true, backBufferLength: 30 });
-      hls.on(window.Hls.Events.ERROR, function (_, data) {
-        if (data.fatal) streamFailed();
-      });
-      hls.loadSource(url);
-      hls.attachMedia(video);
-      state.video = { hls: hls };
-    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url;
-      video.onerror = streamFailed;
-      state.video = { native: true };
-    } else {
-      showPoster(t.stream_unsupported, "unsupported");
-      return;
-    }
-    var played = video.play();
-    if (played && played.catch) played.catch(function () { /* autoplay refused: the poster frame stays */ });
-    $("unmute").hidden = !video.muted;
-  }
-
-  function streamFailed() {
-    if (state.video && state.video.hls) state.video.hls.destroy();
-    $("video").onerror = null;
-    state.video = null;
-    showPoster(t.stream_unavailable, "unavailable");
-  }
-
-  function stopVideo(note) {
-    var video = $("video");
-    if (state.video && state.video.hls) state.video.hls.destroy();
-    video.onerror = null; // emptying the source below is not a failure
-    if (state.video) {
-      video.removeAttribute("src");
-      video.load();
-    }
-    state.video = null;
-    showPoster(note);
+    if (status === "live") video.start(config.hls_url);
+    else video.stop("");
   }
 
   // ---- notices ------------------------------------------------------------------------------
@@ -316,137 +243,6 @@
     ticker._timer = setTimeout(function () { ticker.hidden = true; }, 4000);
   }
 
-  // ---- products -------------------------------------------------------------------------------
-
-  function productStock(product) {
-    if (Array.isArray(product.skus) && product.skus.length) {
-      return product.skus.reduce(function (sum, sku) { return sum + Math.max(0, sku.stock || 0); }, 0);
-    }
-    return product.stock;
-  }
-
-  function setLineup(products) {
-    state.lineup = products.slice();
-    renderLineup();
-  }
-
-  function renderLineup() {
-    var list = $("lineup");
-    var template = $("lineup-item");
-    list.textContent = "";
-    state.lineup.forEach(function (product, index) {
-      var node = template.content.firstElementChild.cloneNode(true);
-      node.dataset.productId = String(product.id);
-      node.classList.toggle("current", !!(state.product && state.product.id === product.id));
-      node.querySelector(".lineup-index").textContent = String(index + 1);
-      var image = node.querySelector(".lineup-image");
-      if (product.image_url) image.src = product.image_url;
-      else image.hidden = true;
-      node.querySelector(".lineup-name").textContent = product.name;
-      node.querySelector(".lineup-subtitle").textContent = product.subtitle || "";
-      node.querySelector(".price").textContent = priceText(product);
-      var stock = productStock(product);
-      node.querySelector(".stock").textContent = stockText(stock);
-      var buy = node.querySelector(".buy-button");
-      var offShelf = product.on_shelf === false;
-      buy.textContent = offShelf ? t.not_on_sale : stock === 0 ? t.sold_out : t.buy;
-      buy.disabled = offShelf || stock === 0;
-      buy.addEventListener("click", function () { buy_(product, null); });
-      list.appendChild(node);
-    });
-    $("bag-count").textContent = String(state.lineup.length);
-    $("lineup-empty").hidden = state.lineup.length > 0;
-  }
-
-  function setPushed(product) {
-    state.product = product || null;
-    state.selectedSku = null;
-    var card = $("pushed");
-    if (!product) {
-      card.hidden = true;
-      renderLineup();
-      return;
-    }
-    var image = $("pushed-image");
-    if (product.image_url) { image.src = product.image_url; image.hidden = false; } else { image.hidden = true; }
-    $("pushed-name").textContent = product.name;
-    var skus = $("pushed-skus");
-    skus.textContent = "";
-    var choices = (product.skus || []).filter(function (sku) { return sku.name; });
-    if (choices.length > 1) {
-      choices.forEach(function (sku) {
-        var chip = document.createElement("button");
-        chip.type = "button";
-        chip.className = "sku-chip";
-        chip.dataset.skuId = String(sku.id);
-        chip.textContent = sku.name;
-        chip.addEventListener("click", function () {
-          state.selectedSku = state.selectedSku === sku.id ? null : sku.id;
-          updatePushed();
-        });
-        skus.appendChild(chip);
-      });
-    } else if (product.skus && product.skus.length === 1) {
-      state.selectedSku = product.skus[0].id;
-    }
-    card.hidden = false;
-    card.classList.remove("pop");
-    void card.offsetWidth;
-    card.classList.add("pop");
-    updatePushed();
-    mergeIntoLineup(product);
-  }
-
-  function updatePushed() {
-    var product = state.product;
-    if (!product) return;
-    var sku = (product.skus || []).filter(function (s) { return s.id === state.selectedSku; })[0];
-    $("pushed-price").textContent = sku ? money(sku.price_fen) : priceText(product);
-    var stock = sku ? sku.stock : productStock(product);
-    $("pushed-stock").textContent = stockText(stock);
-    $("pushed-stock").dataset.stock = String(stock);
-    var buy = $("pushed-buy");
-    buy.disabled = stock === 0;
-    buy.textContent = stock === 0 ? t.sold_out : t.buy;
-    $("pushed-skus").querySelectorAll(".sku-chip").forEach(function (chip) {
-      chip.classList.toggle("selected", Number(chip.dataset.skuId) === state.selectedSku);
-    });
-  }
-
-  function mergeIntoLineup(product) {
-    var found = false;
-    state.lineup = state.lineup.map(function (item) {
-      if (item.id !== product.id) return item;
-      found = true;
-      return product;
-    });
-    if (!found) state.lineup.push(product);
-    renderLineup();
-  }
-
-  function applyStock(msg) {
-    function update(product) {
-      if (!product || product.id !== msg.product_id) return;
-      var bySku = msg.sku_id !== undefined && msg.sku_id !== null;
-      if (!bySku) {
-        product.stock = msg.stock;
-        return;
-      }
-      (product.skus || []).forEach(function (sku) { if (sku.id === msg.sku_id) sku.stock = msg.stock; });
-      product.stock = productStock(product);
-    }
-    update(state.product);
-    state.lineup.forEach(function (item) { if (item !== state.product) update(item); });
-    updatePushed();
-    renderLineup();
-  }
-
-  function buy_(product, skuId) {
-    if (!skuId && product.skus && product.skus.length === 1) skuId = product.skus[0].id;
-    room.send({ type: "product_click", product_id: product.id });
-    emit("liveloop:buy", { product_id: product.id, sku_id: skuId || null, live_session_id: config.live_session_id });
-  }
-
   // ---- likes ------------------------------------------------------------------------------------
 
   function floatHeart() {
@@ -479,8 +275,8 @@
     setStatus(snapshot.status, snapshot.comments_enabled);
     setAnnouncement(snapshot.announcement);
     setPinned(snapshot.pinned);
-    if (Array.isArray(snapshot.lineup)) setLineup(snapshot.lineup);
-    setPushed(snapshot.product);
+    if (Array.isArray(snapshot.lineup)) products.setLineup(snapshot.lineup);
+    products.setPushed(snapshot.product);
     if (snapshot.like_total !== undefined) showLikes(snapshot.like_total);
     setCounts(snapshot);
   }
@@ -522,11 +318,11 @@
     viewer_count: setCounts,
     announcement: function (msg) { setAnnouncement(msg.text); },
     pinned: function (msg) { setPinned(msg.message); },
-    product_push: function (msg) { setPushed(msg.product); },
+    product_push: function (msg) { products.setPushed(msg.product); },
     product_unpush: function (msg) {
-      if (state.product && state.product.id === msg.product_id) setPushed(null);
+      products.unpush(msg.product_id);
     },
-    product_stock: applyStock,
+    product_stock: function (msg) { products.applyStock(msg); },
     room_state: function (msg) { setStatus(msg.status, msg.comments_enabled); },
     system: onSystem,
     gift: function (msg) {
@@ -650,23 +446,6 @@
     $("bag-button").addEventListener("click", function () { openDrawer(true); });
     $("drawer-close").addEventListener("click", function () { openDrawer(false); });
     $("drawer-backdrop").addEventListener("click", function () { openDrawer(false); });
-    $("pushed-close").addEventListener("click", function () { $("pushed").hidden = true; });
-    $("pushed-buy").addEventListener("click", function () {
-      var product = state.product;
-      if (!product) return;
-      if ((product.skus || []).length > 1 && !state.selectedSku) {
-        $("pushed-skus").classList.add("ask");
-        toast(t.choose_option);
-        return;
-      }
-      buy_(product, state.selectedSku);
-    });
-    $("unmute").addEventListener("click", function () {
-      var video = $("video");
-      video.muted = false;
-      video.play();
-      $("unmute").hidden = true;
-    });
     $("reserve-form").addEventListener("submit", reserve);
     $("share-button").addEventListener("click", share);
     setInterval(flushLikes, LIKE_FLUSH_MS);
