@@ -197,11 +197,14 @@ class Room:
     # -- connections -------------------------------------------------------------------------
 
     def add(self, peer: Peer) -> None:
-        (self.staff if peer.claims.is_staff else self.viewers).add(peer)
+        self.idle_since = None
+        if peer.claims.is_staff:  # staff moderate; they are not counted as viewers
+            self.staff.add(peer)
+            return
+        self.viewers.add(peer)
         key = peer.claims.viewer_key
         self.key_counts[key] = self.key_counts.get(key, 0) + 1
         self._gone_keys.discard(key)
-        self.idle_since = None
 
     def remove(self, peer: Peer) -> None:
         group = self.staff if peer.claims.is_staff else self.viewers
@@ -209,6 +212,10 @@ class Room:
             return
         group.discard(peer)
         self._likers.discard(peer)
+        if not self.viewers and not self.staff:
+            self.idle_since = time.monotonic()
+        if group is self.staff:
+            return
         key = peer.claims.viewer_key
         left = self.key_counts.get(key, 1) - 1
         if left <= 0:
@@ -216,8 +223,6 @@ class Room:
             self._gone_keys.add(key)
         else:
             self.key_counts[key] = left
-        if not self.viewers and not self.staff:
-            self.idle_since = time.monotonic()
 
     @property
     def connections(self) -> int:

@@ -210,9 +210,11 @@ class Connection:
         with contextlib.suppress(Exception):
             if self.websocket.application_state == WebSocketState.CONNECTED:
                 await asyncio.wait_for(self.websocket.close(code, reason), CLOSE_GRACE_S)
-        if self._transport is not None and not self._transport.is_closing():
+        if self._transport is not None:
+            # A viewer that does not read never drains its buffer, so a plain close would wait
+            # for ever; after the grace period the socket is dropped (a no-op once closed).
             await asyncio.sleep(CLOSE_GRACE_S)
-            self._transport.abort()  # the viewer never answered the close frame
+            self._transport.abort()
 
 
 async def _close_at_join(websocket: WebSocket, code: int, reason: str) -> None:
@@ -235,14 +237,15 @@ async def live_socket(websocket: WebSocket) -> None:
         room.remove(connection)
         if connection._writer is not None:
             connection._writer.cancel()
-        watched = int(time.monotonic() - connection.joined_at)
-        hub.buffer.add_event(
-            connection.claims,
-            room.id,
-            "live_leave",
-            {"watch_seconds": watched, "reason": connection.close_reason or reason},
-        )
-        hub.buffer.viewer_left(connection.claims, room.id, watched)
+        if not connection.claims.is_staff:  # staff at work are not audience
+            watched = int(time.monotonic() - connection.joined_at)
+            hub.buffer.add_event(
+                connection.claims,
+                room.id,
+                "live_leave",
+                {"watch_seconds": watched, "reason": connection.close_reason or reason},
+            )
+            hub.buffer.viewer_left(connection.claims, room.id, watched)
 
 
 async def _join(
@@ -303,6 +306,8 @@ async def _join(
     if muted:
         first.append(muted_message(mute_until))
     room.personal(connection, first, missed or [])
+    if claims.is_staff:
+        return room, connection
     hub.buffer.add_event(
         claims,
         live_session_id,
