@@ -312,7 +312,9 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
         "--no-access-log", "--loop", "uvloop", "--http", "httptools", "--backlog", "4096",
     ]  # fmt: skip
-    process = subprocess.Popen(command, env={**os.environ, **env})
+    # The server's own log goes to a file (a refused buyer is not an error; a crash is there).
+    log = open(Path(env["LIVELOOP_VAR_DIR"]) / f"uvicorn-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

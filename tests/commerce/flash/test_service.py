@@ -199,3 +199,28 @@ async def test_another_shops_sale_is_not_found(session, shop, other_shop) -> Non
         await flash_service.buy_flash_sale(
             session=session, shop_id=other_shop.id, flash_sale_id=sale.id, customer_id=stranger.id
         )
+
+
+async def test_buying_falls_back_to_the_database_when_redis_is_down(session, shop) -> None:
+    from liveloop.commerce.flash.redis_lua import FlashCounters
+
+    sale, _ = await make_sale(session, shop, quantity=1)
+    unreachable = FlashCounters.from_url("redis://127.0.0.1:1/0")
+    first, second = [await factories.make_customer(session, shop_id=shop.id) for _ in range(2)]
+    order = await flash_service.buy_flash_sale(
+        session=session,
+        shop_id=shop.id,
+        flash_sale_id=sale.id,
+        customer_id=first.id,
+        counters=unreachable,
+    )
+    assert order.kind == "flash"
+    with pytest.raises(Conflict) as error:
+        await flash_service.buy_flash_sale(
+            session=session,
+            shop_id=shop.id,
+            flash_sale_id=sale.id,
+            customer_id=second.id,
+            counters=unreachable,
+        )
+    assert error.value.code == "sold_out"

@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 from huey import crontab
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -497,6 +498,11 @@ async def buy_flash_sale(
             if error.code == "sold_out":
                 _remember_sold_out(shop_id, flash_sale_id)
             raise
+        except RedisError as error:
+            # Redis down or overloaded: the database guard alone still never oversells (the
+            # counters drift and the reconciliation job puts them right).
+            log.warning("flash_redis_unavailable", error=repr(error), flash_sale_id=flash_sale_id)
+            counters = None
     try:
         sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
         _check_open(sale, now, quantity)
@@ -535,13 +541,16 @@ async def buy_flash_sale(
         if isinstance(error, Conflict) and error.code == "sold_out":
             _remember_sold_out(shop_id, flash_sale_id)
         if counters is not None:
-            await counters.cancel(
-                shop_id=shop_id,
-                sale_id=flash_sale_id,
-                customer_id=customer_id,
-                quantity=quantity,
-                token=token,
-            )
+            try:
+                await counters.cancel(
+                    shop_id=shop_id,
+                    sale_id=flash_sale_id,
+                    customer_id=customer_id,
+                    quantity=quantity,
+                    token=token,
+                )
+            except RedisError as redis_error:  # the pending token is settled by reconcile
+                log.warning("flash_cancel_failed", error=repr(redis_error), token=token)
         raise
     # The loaded row in step with the UPDATE (set only now: a rolled-back savepoint keeps it).
     attributes.set_committed_value(sale, "sold_count", sale.quantity - remaining)
@@ -850,6 +859,13 @@ def _announce_stock(session: AsyncSession, sale: FlashSale, remaining: int) -> N
 _background: set[asyncio.Task[Any]] = set()
 
 
+def _background_done(task: asyncio.Task[Any]) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # A confirm or give-back that did not reach Redis: the reconciliation job repairs it.
+        log.warning("flash_counter_update_failed", error=repr(task.exception()))
+
+
 def _in_background(make: Callable[[], Coroutine[Any, Any, Any]]) -> Callable[[], None]:
     """An after-commit callback that runs `make()` on the running loop (kept referenced)."""
 
@@ -861,7 +877,7 @@ def _in_background(make: Callable[[], Coroutine[Any, Any, Any]]) -> Callable[[],
             return
         task = loop.create_task(make())
         _background.add(task)
-        task.add_done_callback(_background.discard)
+        task.add_done_callback(_background_done)
 
     return run
 
