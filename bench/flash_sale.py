@@ -288,6 +288,15 @@ async def run_service(
         await asyncio.gather(*(attempt(c) for c in fixture.customer_ids))
         result.seconds = time.perf_counter() - started
         await check_truth(database, fixture, result)
+        # The flood after the sell-out: every attempt is refused; how fast?
+        wave = Result(f"{label} sold-out wave", buyers, 0.0, units=result.units)
+        wave.sold_count, wave.orders = result.sold_count, result.orders
+        main, result = result, wave
+        started = time.perf_counter()
+        await asyncio.gather(*(attempt(c) for c in fixture.customer_ids))
+        wave.seconds = time.perf_counter() - started
+        result = main
+        main.wave = wave  # type: ignore[attr-defined]
         if counters is not None:
             await counters.forget(shop_id=fixture.shop_id, sale_id=fixture.sale_id)
         return result
@@ -474,6 +483,9 @@ def main() -> None:
         )
     for result in service:
         print(result.line())
+        wave = getattr(result, "wave", None)
+        if wave is not None:
+            print(wave.line())
     print_ratios("service attempts/s", service, "service naive lock (pg)")
 
     if args.skip_http:
