@@ -220,7 +220,7 @@ async def test_visits_reach_the_events_table_and_live_viewers(server: dict[str, 
 
     from liveloop.core.database import Database
     from liveloop.events.models import Event
-    from liveloop.live.models import LiveViewer
+    from liveloop.live.models import LiveSession, LiveViewer
 
     room = server["rooms"][5]
     token = _token(server, room, customer_id=server["bob"], device_id="bob-2", source_code="grp9")
@@ -254,13 +254,15 @@ async def test_visits_reach_the_events_table_and_live_viewers(server: dict[str, 
                         )
                     )
                 ).scalar_one_or_none()
+                live = await session.get(LiveSession, room)
             types = {t for t, _ in events}
-            if "live_leave" in types and row is not None and row.likes == 9:
+            if "live_leave" in types and row is not None and row.likes == 9 and live.like_total:
                 break
             await asyncio.sleep(0.2)
         assert {"live_enter", "live_comment", "live_like", "live_product_click"} <= types
         assert "live_leave" in types
         assert row is not None and row.source_code == "grp9"
         assert (row.comments, row.likes, row.entries) == (1, 9, 1)
+        assert live is not None and live.like_total >= 9 and live.total_viewers >= 1
     finally:
         await database.dispose()

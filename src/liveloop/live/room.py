@@ -427,7 +427,8 @@ class Room:
         # Every second, even without likes here: other processes' likes change the total too.
         delta, self._like_delta = self._like_delta, 0
         total = await self.figures.add_likes(delta)
-        if total != self.state.get("like_total"):
+        changed = total != self.state.get("like_total")
+        if changed:
             self.state["like_total"] = total
             self.set_state_msg({"type": "like_total", "total": total})
         likers, self._likers = self._likers, set()
@@ -436,20 +437,22 @@ class Room:
             if count:
                 buffer.add_event(peer.claims, self.id, "live_like", {"count": count})
                 buffer.viewer_seen(peer.claims, self.id, likes=count)
-        if not refresh_counts:
-            return
-        gone, self._gone_keys = self._gone_keys, set()
-        counts = await self.figures.refresh(list(self.key_counts), gone=gone)
-        if counts != self._counts:
-            self._counts = counts
-            self.set_state_msg(
-                {
-                    "type": "viewer_count",
-                    "online": counts.online,
-                    "peak": counts.peak,
-                    "total": counts.total,
-                }
-            )
+        if refresh_counts:
+            gone, self._gone_keys = self._gone_keys, set()
+            counts = await self.figures.refresh(list(self.key_counts), gone=gone)
+            if counts != self._counts:
+                changed = True
+                self._counts = counts
+                self.set_state_msg(
+                    {
+                        "type": "viewer_count",
+                        "online": counts.online,
+                        "peak": counts.peak,
+                        "total": counts.total,
+                    }
+                )
+        if changed:  # the session row keeps the figures across restarts
+            counts = self._counts
             buffer.session_figures(
                 self.shop_id,
                 self.id,
