@@ -134,6 +134,7 @@ PUBLIC_PREFIXES = (
     "/group/",  # a group buy's share link
     "/assist/",  # an assist's share link
     "/coupon/",  # a coupon's claim link (its code is the capability)
+    "/mall/",  # a shop's public mall and the buyer's orders (read with the buyer's token)
 )
 
 
