@@ -169,6 +169,30 @@ async def test_resume_on_the_other_process_gets_exactly_what_was_missed(
         await talker.close()
 
 
+async def test_a_process_without_a_hub_sends_into_the_room(
+    pair: dict[str, Any], private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker or the CLI (no hub) publishes through the outbox straight to Redis."""
+    from liveloop.core.settings import get_settings
+    from liveloop.live import outbox
+
+    room = pair["rooms"][4]
+    viewer = await Viewer.join(pair["b"], room, _token(pair, room, device_id="worker-watch"))
+    try:
+        await viewer.expect_type("snapshot")
+        monkeypatch.setenv("LIVELOOP_BUS_BACKEND", "redis")
+        monkeypatch.setenv("LIVELOOP_REDIS_URL", private_redis.url)
+        monkeypatch.setattr(outbox, "_publisher", None)
+        get_settings.cache_clear()
+        await outbox.send_now(
+            live_session_id=room, message={"type": "announcement", "text": "来自后台任务"}
+        )
+        await viewer.expect_type("announcement", text="来自后台任务")
+    finally:
+        get_settings.cache_clear()
+        await viewer.close()
+
+
 async def test_a_redis_outage_keeps_local_delivery_and_shows_in_readyz(
     pair: dict[str, Any], private_redis: PrivateRedis
 ) -> None:
