@@ -23,7 +23,6 @@ async def test_placeholder_areas_say_not_yet_available(console) -> None:
     for area in (
         "segments",
         "communities",
-        "orders",
         "outreach",
         "scripts",
         "journeys",
