@@ -70,6 +70,17 @@
     else config.token = newToken;
   }
 
+  /** Drop a saved token that no longer works; true when there is another one to try. */
+  function forgetToken(badToken) {
+    var forgot = false;
+    if (state.tokenOverride === badToken) { state.tokenOverride = null; forgot = true; }
+    if (config.shop_id && storageGet(TOKEN_KEY + config.shop_id + ".mall") === badToken) {
+      try { window.localStorage.removeItem(TOKEN_KEY + config.shop_id + ".mall"); } catch (e) { /* private mode */ }
+      forgot = true;
+    }
+    return forgot && Boolean(token()) && token() !== badToken;
+  }
+
   async function api(method, path, body, extraHeaders) {
     var headers = { "Accept": "application/json" };
     var current = token();
@@ -81,6 +92,10 @@
     });
     var data = null;
     try { data = await response.json(); } catch (e) { data = null; }
+    if (response.status === 401 && data && (data.code === "token_expired" || data.code === "token_invalid")
+        && forgetToken(current)) {
+      return api(method, path, body, extraHeaders); // a saved token ran out: go on as a guest
+    }
     if (!response.ok) {
       var error = new Error((data && data.message) || t.failed);
       error.status = response.status;
