@@ -13,7 +13,7 @@ from tests import factories
 from tests.web.conftest import console, post_form  # noqa: F401  (the fixture)
 
 
-async def test_create_coupon_and_see_it(console, session, shop) -> None:
+async def test_create_coupon_and_see_it(console, session, shop) -> None:  # noqa: F811
     page = await console.get("/console/coupons")
     assert page.status_code == 200 and "coupon-form" in page.text
     created = await post_form(
@@ -57,7 +57,10 @@ async def test_create_coupon_and_see_it(console, session, shop) -> None:
 
 
 async def test_grant_from_the_console_and_claim_by_link(
-    console, anon_client, session, shop
+    console,  # noqa: F811
+    anon_client,
+    session,
+    shop,
 ) -> None:
     await post_form(
         console,
@@ -89,7 +92,7 @@ async def test_grant_from_the_console_and_claim_by_link(
     assert (await anon_client.get("/coupon/NOSUCHCODE")).status_code == 404
 
 
-async def test_flash_sale_console(console, session, shop) -> None:
+async def test_flash_sale_console(console, session, shop) -> None:  # noqa: F811
     product = await factories.make_product(session, shop_id=shop.id, price_fen=9900, stock=10)
     shanghai = dt.datetime.now(ZoneInfo("Asia/Shanghai"))  # the form is read in the shop's zone
     ends = (shanghai + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
