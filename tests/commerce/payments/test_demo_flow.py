@@ -5,6 +5,7 @@ notify URL, and the order turning paid. Then the same in a real Chromium on the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -85,17 +86,18 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
     process = start_server(env, port, log_path)
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(300):  # wait for start-up (up to ~30 s), not a timing assertion
+            up = False
+            # Wait for start-up (up to ~2 min on a loaded machine); not a timing assertion.
+            for _ in range(1200):
                 if process.poll() is not None:
                     break
-                try:
-                    if (await client.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
+                with contextlib.suppress(httpx.TransportError):
+                    up = (await client.get(f"{base}/healthz")).status_code == 200
+                if up:
+                    break
                 await asyncio.sleep(0.1)
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited: {log_path.read_text()[-3000:]}")
+        if not up:
+            pytest.fail(f"uvicorn did not start: {log_path.read_text()[-3000:]}")
         settings = Settings(secret_key=SECRET_KEY, var_dir=tmp_path / "var")
         claims = ViewerClaims(
             shop_id=seeded["shop_id"],
