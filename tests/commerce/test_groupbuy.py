@@ -244,3 +244,45 @@ async def test_the_per_customer_limit_spans_groups_and_frees_with_the_order(
         actor=system_actor(shop.id),
     )
     assert (await open_one(1)).member.quantity == 1  # the cancelled unit came back
+
+
+async def test_a_group_order_ships_only_once_its_group_is_confirmed(
+    session, shop, campaign, client
+) -> None:
+    leader = await open_group(session, shop, campaign)
+    second = await join(session, shop, leader.group, "李娜")
+    await pay(session, leader.order)
+    await pay(session, second.order)
+    body = {"carrier": "顺丰", "tracking_number": "SF2001"}
+    refused = await client.post(f"/api/v1/orders/{leader.order.id}/ship", json=body)
+    assert refused.status_code == 409, refused.text
+    error = refused.json()
+    assert (error["code"], error["field"]) == ("group_not_confirmed", "status")
+    assert f"group {leader.group.code}, which is open (2 of 3 paid)" in error["message"]
+    await session.refresh(leader.order)
+    assert (leader.order.status, leader.order.shipped_at) == ("paid", None)
+
+    third = await join(session, shop, leader.group, "王芳")
+    await pay(session, third.order)
+    await session.refresh(leader.group)
+    assert leader.group.status == "confirmed"
+    shipped = await client.post(f"/api/v1/orders/{leader.order.id}/ship", json=body)
+    assert shipped.status_code == 200, shipped.text
+    assert shipped.json()["status"] == "shipped"
+
+
+async def test_a_failed_group_order_cannot_ship(session, shop, campaign, actor) -> None:
+    leader = await open_group(session, shop, campaign)
+    await pay(session, leader.order)
+    leader.group.status = "failed"  # as if the refund of the failed group had not run yet
+    await session.flush()
+    with pytest.raises(Conflict) as refused:
+        await orders_service.ship_order(
+            session=session,
+            actor=actor,
+            order_id=leader.order.id,
+            carrier="SF",
+            tracking_number="1",
+        )
+    assert refused.value.code == "group_not_confirmed"
+    assert "which is failed (1 of 3 paid)" in refused.value.message

@@ -26,6 +26,8 @@ async def ship_order(
         raise Conflict(
             f"order {order.number} was already shipped", code="invalid_order_state", field="status"
         )
+    if order.kind == "group":
+        await _check_group_confirmed(session, order)
     move(session, order, S.SHIPPED, actor_label=actor.label, note=f"{carrier} {tracking_number}")
     order.carrier = carrier.strip()[:50]
     order.tracking_number = tracking_number.strip()[:64]
@@ -43,6 +45,23 @@ async def ship_order(
         },
     )
     return order
+
+
+async def _check_group_confirmed(session: AsyncSession, order: Order) -> None:
+    """A group-buy order ships only once its group is confirmed: a group that is still open
+    may yet fail, and then every paid member is refunded."""
+    # Imported here: the group buy domain builds on orders, not the other way round.
+    from liveloop.commerce.groupbuy import service as groupbuy
+
+    group = await groupbuy.group_of_order(session=session, shop_id=order.shop_id, order_id=order.id)
+    if group is None or group.status == "confirmed":
+        return
+    raise Conflict(
+        f"order {order.number} belongs to group {group.code}, which is {group.status} "
+        f"({group.paid_count} of {group.group_size} paid): ship it once the group is confirmed",
+        code="group_not_confirmed",
+        field="status",
+    )
 
 
 async def complete_order(
