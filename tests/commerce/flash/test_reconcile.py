@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from liveloop.commerce.flash import reconcile
 from liveloop.commerce.flash import service as flash_service
 from liveloop.commerce.flash.redis_lua import OK, FlashCounters
 from liveloop.core.database import utcnow
@@ -37,8 +38,8 @@ async def test_a_reservation_that_never_reached_the_database_comes_back(
     )  # fmt: skip
     assert taken.code == OK
     assert await counters.remaining(shop_id=shop.id, sale_id=sale.id) == 0
-    monkeypatch.setattr(flash_service, "STALE_RESERVATION", dt.timedelta(seconds=-1))
-    repaired = await flash_service.reconcile_flash_sale(
+    monkeypatch.setattr(reconcile, "STALE_RESERVATION", dt.timedelta(seconds=-1))
+    repaired = await reconcile.reconcile_flash_sale(
         session=session, shop_id=shop.id, flash_sale_id=sale.id, counters=counters
     )
     # The buyer's token is confirmed (its row exists), the lost one given back.
@@ -55,11 +56,11 @@ async def test_a_reservation_that_never_reached_the_database_comes_back(
 async def test_drifted_counters_are_reset_from_the_database(session, shop, counters) -> None:
     sale, _ = await make_sale(session, shop, quantity=5, limit=1)
     await counters.forget(shop_id=shop.id, sale_id=sale.id)
-    await flash_service.reconcile_flash_sale(
+    await reconcile.reconcile_flash_sale(
         session=session, shop_id=shop.id, flash_sale_id=sale.id, counters=counters
     )  # loads them
     await counters.client.hset(counters.keys(shop.id, sale.id)[0], "remaining", 0)  # drift
-    result = await flash_service.reconcile_flash_sale(
+    result = await reconcile.reconcile_flash_sale(
         session=session, shop_id=shop.id, flash_sale_id=sale.id, counters=counters
     )
     assert result["reset"] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from liveloop.commerce.flash import service as flash_service
+from liveloop.commerce.flash import room
 
 
 async def test_a_burst_of_changes_sends_one_message_with_the_latest_figure(monkeypatch) -> None:
@@ -17,8 +17,8 @@ async def test_a_burst_of_changes_sends_one_message_with_the_latest_figure(monke
         if len(sent) == 2:
             both.set()
 
-    monkeypatch.setattr(flash_service, "send_now", record)
-    ticker = flash_service.StockTicker(interval=0.01)
+    monkeypatch.setattr(room, "send_now", record)
+    ticker = room.StockTicker(interval=0.01)
     for remaining in range(100, -1, -1):  # 101 changes without yielding to the loop
         ticker.update(live_session_id=7, flash_sale_id=3, remaining=remaining)
     ticker.update(live_session_id=7, flash_sale_id=4, remaining=9)

@@ -114,6 +114,8 @@ async def reconcile(
     )
     if counters is None:
         return {"confirmed": 0, "given_back": 0, "reset": 0}
-    return await service.reconcile_flash_sale(
+    from liveloop.commerce.flash.reconcile import reconcile_flash_sale
+
+    return await reconcile_flash_sale(
         session=session, shop_id=actor.shop_id, flash_sale_id=sale.id, counters=counters
     )

@@ -19,7 +19,6 @@ import asyncio
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -41,17 +40,21 @@ from liveloop.commerce.flash.models import (
     ReservationStatus,
 )
 from liveloop.commerce.flash.redis_lua import FlashCounters, SaleTerms
+from liveloop.commerce.flash.room import (  # noqa: F401  (re-exported for api, pages)
+    StockTicker,
+    announce_stock,
+    flash_sale_message,
+    in_background,
+    stock_ticker,
+)
 from liveloop.commerce.flash.schemas import FlashSaleCreate
 from liveloop.core.database import Page, after_commit, get_scoped, paginate, scoped, utcnow
 from liveloop.core.errors import Conflict, InvalidInput, LiveLoopError
 from liveloop.core.jobs import job
 from liveloop.core.settings import Settings
-from liveloop.live.outbox import send_after_commit, send_now
+from liveloop.live.outbox import send_after_commit
 
 log = structlog.get_logger(__name__)
-
-STALE_RESERVATION = dt.timedelta(seconds=60)  # a Redis reservation older than this is settled
-STOCK_MESSAGE_INTERVAL = 0.2  # seconds: at most 5 flash_stock messages a second per sale
 
 
 def counters_for(settings: Settings | None) -> FlashCounters | None:
@@ -162,7 +165,7 @@ async def create_flash_sale(
             active=True,
             buyers={},
         )
-        after_commit(session, _in_background(lambda: _fresh_counters(counters, terms)))
+        after_commit(session, in_background(lambda: _fresh_counters(counters, terms)))
     if sale.live_session_id is not None:
         send_after_commit(
             session, live_session_id=sale.live_session_id, message=flash_sale_message(sale)
@@ -207,7 +210,7 @@ async def _finish(
     if counters is not None:
         after_commit(
             session,
-            _in_background(lambda: counters.close_sale(shop_id=shop_id, sale_id=flash_sale_id)),
+            in_background(lambda: counters.close_sale(shop_id=shop_id, sale_id=flash_sale_id)),
         )
     return int(returned)
 
@@ -557,9 +560,9 @@ async def buy_flash_sale(
     if counters is not None:
         after_commit(
             session,
-            _in_background(lambda: counters.confirm(shop_id=shop_id, sale_id=sale.id, token=token)),
+            in_background(lambda: counters.confirm(shop_id=shop_id, sale_id=sale.id, token=token)),
         )
-    _announce_stock(session, sale, remaining)
+    announce_stock(session, sale, remaining)
     await _record_reserved_event(
         session, sale, customer_id=customer_id, quantity=quantity, order=order
     )
@@ -710,7 +713,7 @@ async def give_units_back(
     if counters is not None:
         after_commit(
             session,
-            _in_background(
+            in_background(
                 lambda: counters.give_back(
                     shop_id=shop_id,
                     sale_id=sale.id,
@@ -719,172 +722,14 @@ async def give_units_back(
                 )
             ),
         )
-    _announce_stock(session, sale, sale.quantity - int(still_active))
-
-
-# ------------------------------------------------------------------- reconciliation
-
-
-async def reconcile_flash_sale(
-    *, session: AsyncSession, shop_id: int, flash_sale_id: int, counters: FlashCounters
-) -> dict[str, int]:
-    """Repair the Redis counters of one sale from the database (the truth): reservations
-    pending longer than STALE_RESERVATION are confirmed when their row exists, else given
-    back; then, if nothing is in flight and the counters drifted, they are reset."""
-    sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
-    stale = await counters.stale_tokens(
-        shop_id=shop_id, sale_id=sale.id, older_than=utcnow() - STALE_RESERVATION
-    )
-    confirmed = given_back = 0
-    for token, customer_id, quantity in stale:
-        exists = (
-            await session.execute(
-                select(FlashReservation.id).where(FlashReservation.token == token)
-            )
-        ).scalar_one_or_none()
-        if exists is not None:
-            await counters.confirm(shop_id=shop_id, sale_id=sale.id, token=token)
-            confirmed += 1
-        else:
-            await counters.cancel(
-                shop_id=shop_id,
-                sale_id=sale.id,
-                customer_id=customer_id,
-                quantity=quantity,
-                token=token,
-            )
-            given_back += 1
-    version = await counters.version(shop_id=shop_id, sale_id=sale.id)
-    reset = 0
-    if version is None:
-        await _load_counters(session, counters, sale)
-    else:
-        terms = await _terms_from_db(session, sale)
-        remaining = await counters.remaining(shop_id=shop_id, sale_id=sale.id)
-        if remaining != terms.remaining:
-            reset = int(await counters.reset(terms, version=version))
-    return {"confirmed": confirmed, "given_back": given_back, "reset": reset}
-
-
-async def reconcile_active_flash_sales(*, session: AsyncSession) -> int:
-    counters = _process_counters()
-    if counters is None:
-        return 0
-    rows = (
-        await session.execute(
-            select(FlashSale.shop_id, FlashSale.id).where(
-                FlashSale.status == FlashSaleStatus.ACTIVE.value
-            )
-        )
-    ).all()
-    for shop_id, sale_id in rows:
-        await reconcile_flash_sale(
-            session=session, shop_id=shop_id, flash_sale_id=sale_id, counters=counters
-        )
-    return len(rows)
-
-
-# ------------------------------------------------------------------------- live room
-
-
-def flash_sale_message(sale: FlashSale) -> dict[str, Any]:
-    """The `flash_sale` room message: the card with its countdown (docs/live-protocol.md)."""
-    return {
-        "type": "flash_sale",
-        "flash_sale": {
-            "id": sale.id,
-            "product_id": sale.product_id,
-            "sku_id": sale.sku_id,
-            "title": sale.title,
-            "price_fen": sale.price_fen,
-            "original_price_fen": sale.original_price_fen,
-            "quantity": sale.quantity,
-            "remaining": sale.remaining,
-            "per_customer_limit": sale.per_customer_limit,
-            "state": sale.state_at(utcnow()),
-            "starts_at": sale.starts_at.isoformat(),
-            "ends_at": sale.ends_at.isoformat(),
-        },
-    }
-
-
-class StockTicker:
-    """Coalesces flash_stock messages: at most one per sale every STOCK_MESSAGE_INTERVAL,
-    carrying the latest figure (a sell-out of 100 units in a second is 5 messages, not 100)."""
-
-    def __init__(self, interval: float = STOCK_MESSAGE_INTERVAL) -> None:
-        self.interval = interval
-        self._latest: dict[int, tuple[int, int]] = {}  # sale id → (live session, remaining)
-        self._last_sent: dict[int, float] = {}
-        self._scheduled: set[int] = set()
-
-    def update(self, *, live_session_id: int, flash_sale_id: int, remaining: int) -> None:
-        self._latest[flash_sale_id] = (live_session_id, remaining)
-        if flash_sale_id in self._scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        wait = self._last_sent.get(flash_sale_id, 0.0) + self.interval - time.monotonic()
-        self._scheduled.add(flash_sale_id)
-        loop.call_later(max(wait, 0.0), lambda: loop.create_task(self._send(flash_sale_id)))
-
-    async def _send(self, flash_sale_id: int) -> None:
-        self._scheduled.discard(flash_sale_id)
-        self._last_sent[flash_sale_id] = time.monotonic()
-        live_session_id, remaining = self._latest.pop(flash_sale_id)
-        message = {"type": "flash_stock", "flash_sale_id": flash_sale_id, "remaining": remaining}
-        try:
-            await send_now(live_session_id=live_session_id, message=message)
-        except Exception as error:  # a room that cannot be reached must not break buying
-            log.warning("flash_stock_publish_failed", error=repr(error))
-
-
-stock_ticker = StockTicker()
-
-
-def _announce_stock(session: AsyncSession, sale: FlashSale, remaining: int) -> None:
-    if sale.live_session_id is None:
-        return
-    live_session_id = sale.live_session_id
-    after_commit(
-        session,
-        lambda: stock_ticker.update(
-            live_session_id=live_session_id, flash_sale_id=sale.id, remaining=remaining
-        ),
-    )
-
-
-_background: set[asyncio.Task[Any]] = set()
-
-
-def _background_done(task: asyncio.Task[Any]) -> None:
-    _background.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        # A confirm or give-back that did not reach Redis: the reconciliation job repairs it.
-        log.warning("flash_counter_update_failed", error=repr(task.exception()))
-
-
-def _in_background(make: Callable[[], Coroutine[Any, Any, Any]]) -> Callable[[], None]:
-    """An after-commit callback that runs `make()` on the running loop (kept referenced)."""
-
-    def run() -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(make())
-            return
-        task = loop.create_task(make())
-        _background.add(task)
-        task.add_done_callback(_background_done)
-
-    return run
+    announce_stock(session, sale, sale.quantity - int(still_active))
 
 
 @job(retries=0, periodic=crontab(minute="*"))
 async def sweep_flash_sales(*, session: AsyncSession) -> None:
     """Every minute: end sales whose time is up (unsold units back to stock) and repair the
     Redis counters of the others from the database."""
+    from liveloop.commerce.flash.reconcile import reconcile_active_flash_sales
+
     await finish_ended_flash_sales(session=session)
     await reconcile_active_flash_sales(session=session)
