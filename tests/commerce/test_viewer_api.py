@@ -5,8 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from liveloop.catalog import service as catalog_service
+from liveloop.commerce.affiliates import service as affiliates
+from liveloop.commerce.affiliates.schemas import AffiliateCreate, CodeCreate
 from liveloop.commerce.models import Order
 from liveloop.live.viewers import read_viewer_token
+from liveloop.shops.service import system_actor
 from tests.commerce.conftest import ADDRESS
 
 
@@ -258,6 +261,22 @@ async def test_promo_code_is_recorded_and_quotes_count_once(viewer, session, sho
         json={"lines": lines, "address": ADDRESS, "promo_code": "no spaces"},
     )
     assert bad.status_code == 422 and bad.json()["field"] == "promo_code"
+    unknown = await viewer.post(
+        "/api/v1/public/orders", json={"lines": lines, "address": ADDRESS, "promo_code": "WANG10"}
+    )
+    assert unknown.status_code == 422, unknown.text
+    error = unknown.json()
+    assert (error["code"], error["field"]) == ("unknown_promo_code", "promo_code")
+    assert "promo code WANG10 is not valid in this shop" in error["message"]
+    assert (await session.execute(select(Order.id).where(Order.shop_id == shop.id))).first() is None
+
+    actor = system_actor(shop.id)
+    kol = await affiliates.create_affiliate(
+        session=session, actor=actor, data=AffiliateCreate(name="茶叶小王", kind="kol")
+    )
+    await affiliates.add_code(
+        session=session, actor=actor, affiliate_id=kol.id, data=CodeCreate(code="wang10")
+    )
     placed = await viewer.post(
         "/api/v1/public/orders", json={"lines": lines, "address": ADDRESS, "promo_code": "WANG10"}
     )

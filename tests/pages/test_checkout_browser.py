@@ -169,8 +169,16 @@ async def test_a_buyer_orders_from_the_mall_and_sees_it_in_my_orders(
         await page.click(".llm-card:has-text('青瓷杯') .llm-buy")
         await expect(page.locator("#llc-total")).to_have_text("¥69.00")  # ¥59 + ¥10 shipping
         await fill_address(page)
+        # An unknown promo code is refused next to its field, and nothing is ordered.
+        await page.fill("#llc-promo", "NOBODY9")
+        await page.click("#llc-place")
+        await expect(page.locator("#llc-promo-error")).to_contain_text("NOBODY9")
+        await expect(page.locator("#llc-error")).to_have_text("")
+        assert await orders_of(shop_server["url"]) == []
+        await page.fill("#llc-promo", "")
         await page.click("#llc-place")
         await expect(page.locator("[data-step=pay]")).to_be_visible()
+        await expect(page.locator("#llc-promo-error")).to_have_text("")
         await page.click("#llc-orders-link")
         await expect(page.locator(".llm-order")).to_have_count(1)
         await expect(page.locator(".llm-order .llm-status")).to_have_text("待支付")

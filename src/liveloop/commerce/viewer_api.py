@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from liveloop.catalog import service as catalog_service
 from liveloop.commerce import addresses, carts, checkout, orders
 from liveloop.commerce.addresses import AddressData
+from liveloop.commerce.affiliates import service as affiliates_service
 from liveloop.commerce.api import order_detail
 from liveloop.commerce.checkout import LineRequest, Quote
 from liveloop.commerce.models import Address
@@ -368,7 +369,12 @@ async def place_order(
     idempotency_key: IdempotencyKey = None,
 ) -> PlacedOrderOut:
     """Place an order (Idempotency-Key: a repeat returns the first order). With
-    `expected_total_fen` a price change since the quote is a 409 price_changed."""
+    `expected_total_fen` a price change since the quote is a 409 price_changed. A promo code
+    must be an active affiliate's (422 unknown_promo_code)."""
+    if data.promo_code:
+        await affiliates_service.check_promo_code(
+            session=session, shop_id=claims.shop_id, code=data.promo_code
+        )
     customer_id, address_id, became_customer = await _buyer_for_order(session, claims, data)
     expected_prices: dict[int, int] | None = None
     if data.from_cart:

@@ -21,7 +21,7 @@ from liveloop.commerce.affiliates.schemas import (
     ProductRateIn,
 )
 from liveloop.core.database import get_scoped, scoped
-from liveloop.core.errors import Conflict
+from liveloop.core.errors import Conflict, InvalidInput
 from liveloop.shops.service import Actor, record_audit
 
 # ------------------------------------------------------------------------------------ settings
@@ -142,6 +142,25 @@ async def add_code(
     session.add(code)
     await session.flush()
     return code
+
+
+async def check_promo_code(*, session: AsyncSession, shop_id: int, code: str) -> AffiliateCode:
+    """The active affiliate's code a buyer typed at checkout; an unknown code is refused so the
+    buyer can correct it before the order goes to nobody."""
+    statement = (
+        scoped(AffiliateCode, shop_id)
+        .join(Affiliate, Affiliate.id == AffiliateCode.affiliate_id)
+        .where(func.lower(AffiliateCode.code) == code.strip().lower())
+        .where(Affiliate.is_active.is_(True))
+    )
+    found = (await session.execute(statement)).scalar_one_or_none()
+    if found is None:
+        raise InvalidInput(
+            f"promo code {code} is not valid in this shop: check the spelling or leave it empty",
+            code="unknown_promo_code",
+            field="promo_code",
+        )
+    return found
 
 
 async def list_codes(

@@ -23,6 +23,7 @@ from liveloop.commerce.affiliates.ledger import (
 )
 from liveloop.commerce.affiliates.profiles import (
     add_code,
+    check_promo_code,
     create_affiliate,
     get_affiliate,
     get_settings,
@@ -48,6 +49,7 @@ __all__ = [
     "add_code",
     "affiliate_orders_query",
     "attribute_order",
+    "check_promo_code",
     "commissions_query",
     "create_affiliate",
     "find_affiliate_code",

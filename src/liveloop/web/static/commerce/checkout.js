@@ -275,9 +275,12 @@
     if (!where) return;
     var body = Object.assign({ lines: linesBody(), expected_total_fen: state.quote ? state.quote.total_fen : null }, where);
     if (state.quote && state.quote.customer_coupon_id) body.customer_coupon_id = state.quote.customer_coupon_id;
+    var promo = $("llc-promo").value.trim();
+    if (promo) body.promo_code = promo;
     state.busy = true;
     $("llc-place").disabled = true;
     showError("llc-error", null);
+    showError("llc-promo-error", null);
     try {
       var placed = await api("POST", "/orders", body, { "Idempotency-Key": state.idempotencyKey });
       if (placed.viewer_token) {
@@ -290,7 +293,10 @@
       state.order = placed.order;
       showPayStep();
     } catch (error) {
-      showError("llc-error", error);
+      // A promo code error belongs next to the field; the order was not placed, so a corrected
+      // code is a new attempt.
+      if (error.data && error.data.field === "promo_code") { showError("llc-promo-error", error); newAttempt(); }
+      else showError("llc-error", error);
       if (error.data && error.data.code === "price_changed") { newAttempt(); requote(); }
     } finally {
       state.busy = false;
