@@ -47,6 +47,7 @@ import orjson
 
 SECRET = "bench-secret-key"
 PROBE_EVERY = 25
+SAMPLED = False  # --sampled: the hub shows ~15 comments/s per room, as in production
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -93,7 +94,8 @@ async def seed(url: str) -> tuple[int, int]:
 HUB_SERVER = """
 import sys, uvicorn
 import liveloop.live.room as room
-room.DISPLAY_RATE = 1e9  # every comment to every viewer: compared with the naive baseline
+if sys.argv[3] == "unsampled":
+    room.DISPLAY_RATE = 1e9  # every comment to every viewer: compared with the naive baseline
 uvicorn.run("liveloop.app:create_app", factory=True, host="127.0.0.1", port=int(sys.argv[1]),
             log_level="warning", ws_ping_interval=None)
 """
@@ -156,7 +158,8 @@ def start(
         "LIVELOOP_LOG_LEVEL": "warning",
     }
     script = HUB_SERVER if kind == "hub" else NAIVE_SERVER
-    args = [sys.executable, "-c", script, str(port), str(Path(__file__).parent)]
+    mode = "sampled" if SAMPLED else "unsampled"
+    args = [sys.executable, "-c", script, str(port), str(Path(__file__).parent), mode]
     log = (workdir / f"{kind}-{port}.log").open("ab")
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
 
@@ -450,7 +453,14 @@ def main() -> None:
         default="hub1,naive",
         help="hub1 (one hub process), hub2 (two on a private redis-server), naive",
     )
+    parser.add_argument(
+        "--sampled",
+        action="store_true",
+        help="keep the room's comment sampling (~15 shown per second), as in production",
+    )
     args = parser.parse_args()
+    global SAMPLED
+    SAMPLED = args.sampled
     viewer_counts = [int(v) for v in args.viewers.split(",")]
     rates = [int(r) for r in args.rates.split(",")]
 
