@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from importlib import import_module
 
 import typer
 from rich.console import Console
@@ -23,12 +24,19 @@ def seed(
     ),
 ) -> None:
     """Create a realistic demo shop: staff of every role, catalog, customers, tags, history."""
+    from liveloop.app import JOB_MODULES
     from liveloop.core.database import Database
+    from liveloop.core.jobs import queue
     from liveloop.customers.crypto import configure_cipher
     from liveloop.demo.seed import DEMO_PASSWORD, DEMO_STAFF, demo_exists, seed_demo
 
     settings = get_settings_or_exit()
     configure_cipher(settings)
+    # Orders placed by the seed enqueue their expiry (and refunds their provider call) after
+    # commit: the queue must be there, and the worker of `make run` takes them.
+    for module in JOB_MODULES:
+        import_module(module)
+    queue.configure(settings)
 
     async def run() -> None:
         database = Database(settings.resolved_database_url)

@@ -27,6 +27,7 @@ from liveloop.demo.behaviour import (
     make_customers,
 )
 from liveloop.demo.catalog_data import TAG_GROUPS, product_rows
+from liveloop.demo.commerce_history import seed_commerce_history
 from liveloop.demo.live_data import seed_live
 from liveloop.events import service as events_service
 from liveloop.shops import service as shops_service
@@ -180,11 +181,21 @@ async def seed_demo(
         customer_ids=[*ids.values()],
         seed=seed,
     )
+    progress("order history")
+    history = await seed_commerce_history(
+        session=session,
+        actor=actor,
+        rooms=rooms,
+        skus=skus,
+        customer_ids=[*ids.values()],
+        now=now,
+        seed=seed,
+    )
     return SeedReport(
         shop_id=shop.id,
         customers=len(people),
         products=len({s.product_id for s in skus}),
-        events=total_events + promotions.events,
+        events=total_events + promotions.events + history.events,
         paid_orders=paid_orders,
         gmv_fen=gmv,
     )
