@@ -18,8 +18,8 @@ from liveloop.customers import merge as merge_service
 from liveloop.shops import service as shops_service
 from liveloop.shops.service import system_actor
 from tests import factories
-from tests.commerce.promotion_records import make_promotion_records
 from tests.commerce.growth_helpers import make_growth_records
+from tests.commerce.promotion_records import make_promotion_records
 from tests.factories.live import make_live_session
 from tests.web.conftest import log_in
 

@@ -251,8 +251,12 @@ async def test_search_by_malformed_phone_is_invalid(session, shop) -> None:
         await _ids(session, shop.id, phone="123")
 
 
-async def test_customer_times_move_in_one_batch_and_stay_in_the_shop(session, shop, other_shop) -> None:
-    mine = [await factories.make_customer(session, shop_id=shop.id, name=f"客户{n}") for n in range(3)]
+async def test_customer_times_move_in_one_batch_and_stay_in_the_shop(
+    session, shop, other_shop
+) -> None:
+    mine = [
+        await factories.make_customer(session, shop_id=shop.id, name=f"客户{n}") for n in range(3)
+    ]
     theirs = await factories.make_customer(session, shop_id=other_shop.id)
     old = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
     new = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
@@ -266,8 +270,12 @@ async def test_customer_times_move_in_one_batch_and_stay_in_the_shop(session, sh
         session=session, shop_id=shop.id, activity={c.id: new for c in [*mine, theirs]}
     )
     for customer in mine:
-        fresh = await service.get_customer(session=session, shop_id=shop.id, customer_id=customer.id)
+        fresh = await service.get_customer(
+            session=session, shop_id=shop.id, customer_id=customer.id
+        )
         assert (fresh.first_seen_at, fresh.last_active_at) == (old, new)
-    stranger = await service.get_customer(session=session, shop_id=other_shop.id, customer_id=theirs.id)
+    stranger = await service.get_customer(
+        session=session, shop_id=other_shop.id, customer_id=theirs.id
+    )
     assert stranger.first_seen_at != old
     assert stranger.last_active_at != new

@@ -107,7 +107,9 @@ class JobQueue:
             huey = MemoryHuey("liveloop", immediate=True, **HUEY_OPTIONS)
         else:
             settings.var_dir.mkdir(parents=True, exist_ok=True)
-            huey = SqliteHuey("liveloop", filename=str(settings.var_dir / "jobs.db"), **HUEY_OPTIONS)
+            huey = SqliteHuey(
+                "liveloop", filename=str(settings.var_dir / "jobs.db"), **HUEY_OPTIONS
+            )
         self.huey = huey
         self._tasks = {name: self._bind(huey, declared) for name, declared in _registry.items()}
         return huey
