@@ -33,12 +33,15 @@ def test_live_shows_are_wednesday_and_saturday_evenings_in_shanghai() -> None:
 
 def test_events_of_a_customer_are_ordered_by_kind_and_paid_orders_match_orders() -> None:
     people = make_customers(200, now=NOW, days=180, seed=5)
-    skus = [SkuChoice(product_id=i, sku_id=i, category=c, price_fen=9900, name="x")
-            for i, c in enumerate(["茶叶", "零食", "美妆"] * 3, start=1)]
+    skus = [
+        SkuChoice(product_id=i, sku_id=i, category=c, price_fen=9900, name="x")
+        for i, c in enumerate(["茶叶", "零食", "美妆"] * 3, start=1)
+    ]
     rng = random.Random(1)
     for index, person in enumerate(people):
-        events = customer_events(person, customer_id=index, skus=skus, shows=live_schedule(NOW, 180),
-                                 now=NOW, rng=rng)
+        events = customer_events(
+            person, customer_id=index, skus=skus, shows=live_schedule(NOW, 180), now=NOW, rng=rng
+        )
         orders = {e["properties"]["order_no"]: e for e in events if e["type"] == "order"}
         for pay in (e for e in events if e["type"] == "pay"):
             order = orders[pay["properties"]["order_no"]]
@@ -50,20 +53,34 @@ def test_events_of_a_customer_are_ordered_by_kind_and_paid_orders_match_orders()
 
 async def test_seed_builds_a_shop_through_the_services(session) -> None:
     report = await seed_demo(session=session, customers=60, days=30, seed=11)
-    customers = (await session.execute(
-        select(func.count()).select_from(Customer).where(Customer.shop_id == report.shop_id))).scalar_one()
-    events = (await session.execute(
-        select(func.count()).select_from(Event).where(Event.shop_id == report.shop_id))).scalar_one()
-    tagged = (await session.execute(
-        select(func.count(func.distinct(CustomerTag.customer_id))).where(CustomerTag.shop_id == report.shop_id)
-    )).scalar_one()
+    customers = (
+        await session.execute(
+            select(func.count()).select_from(Customer).where(Customer.shop_id == report.shop_id)
+        )
+    ).scalar_one()
+    events = (
+        await session.execute(
+            select(func.count()).select_from(Event).where(Event.shop_id == report.shop_id)
+        )
+    ).scalar_one()
+    tagged = (
+        await session.execute(
+            select(func.count(func.distinct(CustomerTag.customer_id))).where(
+                CustomerTag.shop_id == report.shop_id
+            )
+        )
+    ).scalar_one()
     assert customers == report.customers == 60
     assert events == report.events > 60
     assert tagged == 60
     assert report.products >= 20
-    owner = await shops_service.authenticate_staff(session=session, email="demo@liveloop.local",
-                                                   password=DEMO_PASSWORD)
+    owner = await shops_service.authenticate_staff(
+        session=session, email="demo@liveloop.local", password=DEMO_PASSWORD
+    )
     assert owner.role == "owner"
-    oldest = (await session.execute(select(func.min(Customer.first_seen_at))
-                                    .where(Customer.shop_id == report.shop_id))).scalar_one()
+    oldest = (
+        await session.execute(
+            select(func.min(Customer.first_seen_at)).where(Customer.shop_id == report.shop_id)
+        )
+    ).scalar_one()
     assert oldest < dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
