@@ -13,10 +13,9 @@ from tests.live.wsutil import (
     free_port,
     seed_rooms,
     start_server,
-    stop_server,
     token_settings,
-    wait_ready,
 )
+from tests.servers import stop_server, wait_ready
 
 
 async def _clear_room_keys(redis_url: str) -> None:

@@ -20,10 +20,9 @@ from tests.live.wsutil import (
     of_type,
     seed_rooms,
     start_server,
-    stop_server,
     token_settings,
-    wait_ready,
 )
+from tests.servers import stop_server, wait_ready
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="needs redis-server (apt-get install redis)"

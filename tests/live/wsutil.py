@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from liveloop.core.database import Database
@@ -119,32 +118,6 @@ def start_server(
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )  # fmt: skip
-
-
-async def wait_ready(process: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(600):  # start-up takes a few seconds, more on a busy machine
-            if process.poll() is not None:
-                break
-            try:
-                if (await client.get(f"{base}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"uvicorn did not start: {tail(log_path)}")
-
-
-def tail(path: Path) -> str:
-    return path.read_text()[-3000:]
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def make_token(

@@ -4,7 +4,6 @@ comes back to the room and sees the order paid; then buys from the mall page."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from liveloop.shops.models import Shop
 from tests.commerce.payments.test_demo_flow import start_server
 from tests.pages.test_console_browser import CHROMIUM, HAVE_CHROMIUM, SECRET_KEY, free_port
 from tests.pages.test_live_viewer import chromium_page, seed_live_room
+from tests.servers import wait_ready
 
 
 @pytest.fixture
@@ -45,18 +45,7 @@ async def shop_server(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     log_path = tmp_path / "uvicorn.log"
     process = start_server(env, port, log_path)
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):  # wait for start-up (up to ~30 s), not a timing assertion
-                if process.poll() is not None:
-                    break
-                try:
-                    if (await client.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited: {log_path.read_text()[-3000:]}")
+        await wait_ready(process, base, log_path)
         yield {"base": base, "url": url, "log": log_path, **seeded}
     finally:
         process.terminate()

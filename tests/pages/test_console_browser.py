@@ -6,7 +6,6 @@ Screenshots of the dashboard and the customer list are left in the system temp d
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
@@ -17,12 +16,12 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from liveloop.core.database import Database
 from liveloop.models import Base
 from tests import factories
+from tests.servers import wait_ready
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -105,18 +104,7 @@ async def server(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     process = start_uvicorn(url, port, tmp_path / "var", log_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):  # wait for start-up (up to ~30 s), not a timing assertion
-                if process.poll() is not None:
-                    break
-                try:
-                    if (await client.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited: {log_path.read_text()[-3000:]}")
+        await wait_ready(process, base, log_path)
         yield {"base": base, **accounts}
     finally:
         process.terminate()

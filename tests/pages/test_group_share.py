@@ -10,7 +10,6 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -28,6 +27,7 @@ from tests import factories
 from tests.commerce.payments.test_demo_flow import start_server
 from tests.pages.test_console_browser import CHROMIUM, HAVE_CHROMIUM, SECRET_KEY, free_port
 from tests.pages.test_live_viewer import chromium_page
+from tests.servers import wait_ready
 
 
 async def seed_open_group(url: str, var_dir: Path) -> dict[str, object]:
@@ -123,18 +123,7 @@ async def group_server(tmp_path: Path) -> AsyncIterator[dict[str, object]]:
     log_path = tmp_path / "uvicorn.log"
     process = start_server(env, port, log_path)
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):  # wait for start-up (up to ~30 s), not a timing assertion
-                if process.poll() is not None:
-                    break
-                try:
-                    if (await client.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited: {log_path.read_text()[-3000:]}")
+        await wait_ready(process, base, log_path)
         yield {**seeded, "base": base, "url": url}
     finally:
         process.terminate()

@@ -31,6 +31,7 @@ from tests.pages.test_console_browser import (
     free_port,
     start_uvicorn,
 )
+from tests.servers import wait_ready
 
 PHONE = {"width": 375, "height": 667}
 CONFIG = re.compile(r'<script type="application/json" id="room-config">(.*?)</script>', re.S)
@@ -196,18 +197,7 @@ class ServerProcess:
 
     async def start(self) -> None:
         self.process = start_uvicorn(self.url, self.port, self.tmp_path / "var", self.log_path)
-        async with httpx.AsyncClient() as client:
-            # Wait for start-up (up to ~90 s on a busy machine); not a timing assertion.
-            for _ in range(900):
-                if self.process.poll() is not None:
-                    break
-                try:
-                    if (await client.get(f"{self.base}/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        pytest.fail(f"uvicorn did not start: {self.log_path.read_text()[-3000:]}")
+        await wait_ready(self.process, self.base, self.log_path)
 
     def stop(self) -> None:
         if self.process is None:

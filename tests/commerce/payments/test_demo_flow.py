@@ -5,7 +5,6 @@ notify URL, and the order turning paid. Then the same in a real Chromium on the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from tests.pages.test_console_browser import (
     SECRET_KEY,
     free_port,
 )
+from tests.servers import stop_server, wait_ready
 
 ROOT = Path(__file__).parents[3]
 
@@ -85,19 +85,7 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
     log_path = tmp_path / "uvicorn.log"
     process = start_server(env, port, log_path)
     try:
-        async with httpx.AsyncClient() as client:
-            up = False
-            # Wait for start-up (up to ~2 min on a loaded machine); not a timing assertion.
-            for _ in range(1200):
-                if process.poll() is not None:
-                    break
-                with contextlib.suppress(httpx.TransportError):
-                    up = (await client.get(f"{base}/healthz")).status_code == 200
-                if up:
-                    break
-                await asyncio.sleep(0.1)
-        if not up:
-            pytest.fail(f"uvicorn did not start: {log_path.read_text()[-3000:]}")
+        await wait_ready(process, base, log_path)
         settings = Settings(secret_key=SECRET_KEY, var_dir=tmp_path / "var")
         claims = ViewerClaims(
             shop_id=seeded["shop_id"],
@@ -109,11 +97,7 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
         token = sign_viewer_token(settings, claims)
         yield {"base": base, "token": token, "log": log_path, "queue": request.param, **seeded}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
 
 
 async def open_payment(client: httpx.AsyncClient, server: dict[str, Any], order_id: int) -> str:
