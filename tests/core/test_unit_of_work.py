@@ -89,3 +89,26 @@ async def test_a_failed_commit_is_an_error_response_not_a_200(app) -> None:
         response = await client.post("/api/v1/test-broken-write")
     assert response.status_code == 500
     assert response.json()["code"] == "internal_error"
+
+
+async def test_a_failing_after_commit_callback_does_not_fail_the_committed_work(
+    database: Database,
+) -> None:
+    from liveloop.core.database import after_commit
+
+    ran: list[str] = []
+
+    def broken() -> None:
+        ran.append("broken")
+        raise RuntimeError("the bus is down")
+
+    async with database.unit_of_work() as session:
+        shop = Shop(name="committed despite a broken side effect")
+        session.add(shop)
+        await session.flush()
+        after_commit(session, broken)
+        after_commit(session, lambda: ran.append("next"))
+    assert ran == ["broken", "next"]
+    async with database.unit_of_work() as session:
+        assert (await session.execute(select(Shop.id).where(Shop.id == shop.id))).scalar_one()
+        await session.execute(delete(Shop).where(Shop.id == shop.id))

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import structlog
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -243,6 +244,13 @@ def after_commit(session: AsyncSession, callback: Any) -> None:
         if done or target.in_nested_transaction():
             return
         done = True  # (removing a listener while SQLAlchemy runs them is not allowed)
-        callback()
+        try:
+            callback()
+        except Exception as error:
+            # The transaction is committed: a failing side effect must not turn it into an
+            # error for the caller (who would then retry work that is already done).
+            structlog.get_logger(__name__).error(
+                "after_commit_callback_failed", callback=repr(callback), error=repr(error)
+            )
 
     event.listen(session.sync_session, "after_commit", _run)
