@@ -178,25 +178,26 @@ class JobQueue:
 
 
 def _run_coroutine(coroutine: Awaitable[Any]) -> Any:
-    """Run a job's coroutine from a Huey worker thread (or, in immediate mode, beside a loop)."""
+    """Run a job's coroutine from a Huey worker thread (or, in immediate mode, beside a loop).
+
+    Called from a thread with a running event loop (an immediate queue inside a web server),
+    the job runs on a thread of its own and this returns at once: waiting for it here would
+    block the loop, and with it every request whose transaction the job may be waiting for
+    (SQLite's write lock) or whose answer it needs (a job that calls this server over HTTP).
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
-    result: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            result["value"] = asyncio.run(coroutine)  # type: ignore[arg-type]
+            asyncio.run(coroutine)  # type: ignore[arg-type]
         except BaseException as exc:
-            result["error"] = exc
+            log.error("job_failed", error=repr(exc))
 
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
+    threading.Thread(target=target, name="liveloop-immediate-job", daemon=True).start()
+    return None
 
 
 queue = JobQueue()

@@ -241,14 +241,14 @@ async def test_the_console_order_page_section_and_refund_form(
 async def test_the_demo_pay_page_shows_the_order_and_polls(
     anon_client, order, viewer, settings, monkeypatch
 ) -> None:
-    sent: list[tuple[int, int]] = []
+    sent: list[tuple[str, int, int]] = []
 
-    async def send_now(database, shop_id: int, payment_id: int) -> None:  # type: ignore[no-untyped-def]
-        # (the real one opens its own connection, which the test's open transaction blocks;
-        # tests/commerce/payments/test_demo_flow.py runs it against a real server)
-        sent.append((shop_id, payment_id))
+    def enqueue(session, declared, *, shop_id: int, payment_id: int) -> None:  # type: ignore[no-untyped-def]
+        # (the test's transaction never commits, so nothing after commit would run;
+        # tests/commerce/payments/test_demo_flow.py runs the job against a real server)
+        sent.append((declared.name, shop_id, payment_id))
 
-    monkeypatch.setattr(pages, "_send_demo_notification_now", send_now)
+    monkeypatch.setattr(pages, "enqueue_after_commit", enqueue)
     payment = (await pay_over_http(anon_client, order, viewer)).json()
     path = payment["prepay"]["pay_url"].removeprefix(settings.public_base_url)
     page = await anon_client.get(path, headers={"Accept-Language": "en"})
@@ -268,7 +268,7 @@ async def test_the_demo_pay_page_shows_the_order_and_polls(
     confirmed = await anon_client.post(path + "/confirm")
     assert confirmed.status_code == 303
     assert confirmed.headers["location"].endswith("?waiting=1")
-    assert sent == [(order.shop_id, payment["id"])]
+    assert sent == [(pages.send_demo_notification.name, order.shop_id, payment["id"])]
     cancelled = await anon_client.post(path + "/cancel")
     assert cancelled.headers["location"] == "/live/abc"
     bad = await anon_client.get("/pay/demo/not-a-token")

@@ -7,7 +7,7 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from liveloop.commerce import orders as orders_service
@@ -19,7 +19,7 @@ from liveloop.commerce.payments.tasks import send_demo_notification
 from liveloop.commerce.states import PAID_STATUSES
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import Conflict, InvalidInput, LiveLoopError, NotFound
-from liveloop.core.jobs import enqueue_after_commit, queue
+from liveloop.core.jobs import enqueue_after_commit
 from liveloop.core.schemas import parse_id
 from liveloop.shops import service as shops_service
 from liveloop.shops.auth import console_requires
@@ -90,9 +90,7 @@ async def demo_pay_page(token: str, request: Request, session: DbSession) -> Res
 
 
 @router.post("/pay/demo/{token}/confirm")
-async def demo_pay_confirm(
-    token: str, request: Request, session: DbSession, background: BackgroundTasks
-) -> Response:
+async def demo_pay_confirm(token: str, request: Request, session: DbSession) -> Response:
     """The payer says "pay": the demo bank's job posts a signed notification to our notify
     URL over HTTP, after this commit; the page then polls until the order shows paid."""
     try:
@@ -101,22 +99,10 @@ async def demo_pay_confirm(
         return _pay_error(request, exc)
     allowed = await accounts.demo_allowed(session=session, shop_id=payment.shop_id)
     if payment.status == PaymentStatus.PENDING and allowed:
-        if queue.huey is not None and queue.huey.immediate:
-            # An immediate queue runs a job inside this call and blocks the event loop that
-            # must answer the job's own request: send it from the loop once we have answered.
-            background.add_task(
-                _send_demo_notification_now, request.app.state.database, payment.shop_id, payment.id
-            )
-        else:
-            enqueue_after_commit(
-                session, send_demo_notification, shop_id=payment.shop_id, payment_id=payment.id
-            )
+        enqueue_after_commit(
+            session, send_demo_notification, shop_id=payment.shop_id, payment_id=payment.id
+        )
     return redirect(f"/pay/demo/{token}?waiting=1")
-
-
-async def _send_demo_notification_now(database: Any, shop_id: int, payment_id: int) -> None:
-    async with database.unit_of_work() as session:
-        await send_demo_notification.run(session=session, shop_id=shop_id, payment_id=payment_id)
 
 
 @router.post("/pay/demo/{token}/cancel")
