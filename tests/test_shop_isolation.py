@@ -36,6 +36,7 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/customers/{customer_id}/merge"): {"source_id": "{other_customer_id}"},
     ("PATCH", "/api/v1/tag-groups/{group_id}"): {"name": "新分组"},
     ("PATCH", "/api/v1/tags/{tag_id}"): {"name": "新标签"},
+    ("PATCH", "/api/v1/tag-rules/{rule_id}"): {"name": "新规则"},
     ("PATCH", "/api/v1/categories/{category_id}"): {"name": "新分类"},
     ("PATCH", "/api/v1/products/{product_id}"): {"name": "新品"},
     ("PUT", "/api/v1/products/{product_id}/images/order"): {"image_ids": ["{image_id}"]},
@@ -64,12 +65,30 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/coupons/{coupon_id}/grants"): {"customer_id": "{customer_id}"},
     ("POST", "/api/v1/coupons/{coupon_id}/push"): {"live_session_id": "{live_session_id}"},
     ("PATCH", "/api/v1/group-buys/{group_buy_id}"): {"title": "新团"},
+    ("POST", "/api/v1/group-buys/{group_buy_id}/push"): {"live_session_id": "{live_session_id}"},
+    ("POST", "/api/v1/group-buys/{group_buy_id}/withdraw"): {
+        "live_session_id": "{live_session_id}"
+    },
+    ("POST", "/api/v1/customers/{customer_id}/points/adjustments"): {"delta": 1, "reason": "x"},
+    ("PATCH", "/api/v1/points/earn-rules/{earn_rule_id}"): {"points": 1},
+    ("PATCH", "/api/v1/points/tiers/{tier_id}"): {"name": "新等级"},
+    ("PATCH", "/api/v1/points/redemption-items/{item_id}"): {"points_price": 1},
     ("PATCH", "/api/v1/affiliates/{affiliate_id}"): {"name": "新名"},
+    ("PATCH", "/api/v1/segments/{segment_id}"): {"name": "新人群"},
     ("POST", "/api/v1/affiliates/{affiliate_id}/codes"): {"code": "ISO-1"},
+    ("PUT", "/api/v1/fission/campaigns/{fission_campaign_id}"): {
+        "name": "新活动",
+        "invitees_needed": 2,
+        "reward_kind": "points",
+        "reward_points": 10,
+    },
     ("PUT", "/api/v1/affiliates/{affiliate_id}/rates"): {
         "product_id": "{product_id}",
         "rate_bp": 1,
     },
+    ("PATCH", "/api/v1/communities/{community_id}"): {"name": "新群"},
+    ("POST", "/api/v1/communities/{community_id}/members"): {"customer_id": "{customer_id}"},
+    ("PATCH", "/api/v1/channel-codes/{code_id}"): {"name": "新活码"},
 }
 MULTIPART_ROUTES = {
     ("POST", "/api/v1/products/{product_id}/images"),
@@ -109,6 +128,7 @@ CONSOLE_FORM = {
     "active": "1",
     "carrier": "顺丰",
     "tracking_number": "SF1",
+    "condition": '{"kind": "tags", "op": "has_any", "tag_ids": [1]}',
 }
 
 
@@ -135,6 +155,8 @@ PUBLIC_PREFIXES = (
     "/assist/",  # an assist's share link
     "/coupon/",  # a coupon's claim link (its code is the capability)
     "/mall/",  # a shop's public mall and the buyer's orders (read with the buyer's token)
+    "/c/",  # a channel code's landing page (its code is the capability)
+    "/f/",  # a fission invite link and its posters (the participant's code is the capability)
 )
 
 
@@ -201,8 +223,27 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
         session, shop_id=other_shop.id, sku_id=product.skus[0].id, customer_id=customer.id
     )
     growth = await make_growth_records(session, shop_id=other_shop.id, sku_id=product.skus[0].id)
+    from liveloop.customers.segments import service as segments_service
+    from liveloop.customers.segments.schemas import SegmentIn
+
+    segment = await segments_service.create_segment(
+        session=session, actor=other_actor, data=SegmentIn(name="隔壁人群", filter={"all": []})
+    )
+    rule = await make_tag_rule(session, shop_id=other_shop.id)
+    communities = await make_community_records(session, other_shop.id, staff.id, customer.id)
+    from tests.customers.points.conftest import make_points_records
+
+    points_records = await make_points_records(session, shop_id=other_shop.id)
+    from tests.customers.fission.helpers import make_fission_records
+
+    fission = await make_fission_records(session, shop_id=other_shop.id)
     return {
+        "segment_id": segment.id,
+        "rule_id": rule.id,
+        **communities,
         **growth,
+        **points_records,
+        **fission,
         **promotions,
         "payment_id": payment.id,
         "refund_id": refund.id,
@@ -226,6 +267,58 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
         "restriction_id": restriction.id,
         "word_id": words[0].id,
         "comment_id": 1,
+    }
+
+
+async def make_tag_rule(session: Any, *, shop_id: int) -> Any:
+    from liveloop.customers.tagrules import service as tagrules_service
+    from liveloop.customers.tagrules.schemas import TagRuleIn
+
+    tag = await factories.make_tag(session, shop_id=shop_id, name="规则标签")
+    condition = {"kind": "tags", "op": "has_any", "tag_ids": [tag.id]}
+    return await tagrules_service.create_rule(
+        session=session,
+        actor=system_actor(shop_id),
+        data=TagRuleIn(name="规则", tag_id=tag.id, condition=condition),
+    )
+
+
+async def make_community_records(
+    session: Any, shop_id: int, staff_id: int, customer_id: int
+) -> dict[str, Any]:
+    from liveloop.customers.channel_codes import service as codes_service
+    from liveloop.customers.channel_codes.schemas import ChannelCodeIn
+    from liveloop.customers.communities import service as communities_service
+    from liveloop.customers.communities.schemas import CommunityIn, PromotionRuleIn
+
+    low, high = [
+        await communities_service.create_community(
+            session=session, shop_id=shop_id, data=CommunityIn(name=name, tier_level=tier)
+        )
+        for name, tier in (("新人群", 0), ("VIP群", 1))
+    ]
+    stay = await communities_service.join_community(
+        session=session, shop_id=shop_id, community_id=low.id, customer_id=customer_id,
+        source="manual",
+    )  # fmt: skip
+    rule = await communities_service.create_promotion_rule(
+        session=session,
+        shop_id=shop_id,
+        data=PromotionRuleIn(name="r", from_community_id=low.id, to_community_id=high.id),
+    )
+    code = await codes_service.create_code(
+        session=session,
+        shop_id=shop_id,
+        data=ChannelCodeIn.model_validate(
+            {"name": "c", "staff": [{"staff_id": staff_id, "contact_url": "https://x.cn"}]}
+        ),
+    )
+    return {
+        "community_id": low.id,
+        "member_id": stay.id,
+        "promotion_rule_id": rule.id,
+        "code_id": code.id,
+        "kind": "png",
     }
 
 

@@ -10,6 +10,14 @@ from liveloop.commerce.groupbuy import models as groupbuy_models
 from liveloop.commerce.payments import models as payment_models
 from liveloop.core.database import Base
 from liveloop.customers import models as customer_models
+from liveloop.customers.channel_codes import models as channel_code_models
+from liveloop.customers.communities import models as community_models
+from liveloop.customers.fission import models as fission_models
+from liveloop.customers.phone_codes import models as phone_code_models
+from liveloop.customers.points import models as points_models
+from liveloop.customers.rfm import models as rfm_models
+from liveloop.customers.segments import models as segment_models
+from liveloop.customers.tagrules import models as tagrule_models
 from liveloop.events import models as event_models
 from liveloop.live import models as live_models
 from liveloop.shops import models as shop_models
@@ -19,13 +27,21 @@ __all__ = [
     "affiliate_models",
     "assist_models",
     "catalog_models",
+    "channel_code_models",
     "commerce_models",
+    "community_models",
     "coupon_models",
     "customer_models",
     "event_models",
+    "fission_models",
     "flash_models",
     "groupbuy_models",
     "live_models",
     "payment_models",
+    "phone_code_models",
+    "points_models",
+    "rfm_models",
+    "segment_models",
     "shop_models",
+    "tagrule_models",
 ]

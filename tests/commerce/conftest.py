@@ -69,6 +69,19 @@ async def guest(app, settings, shop) -> AsyncIterator[httpx.AsyncClient]:  # typ
         yield http
 
 
+async def texted_code(
+    client: httpx.AsyncClient, phone: str, headers: dict[str, str] | None = None
+) -> str:
+    """Ask for a phone code as the client's device; the demo SMS provider hands it back."""
+    response = await client.post(
+        "/api/v1/public/phone-codes", json={"phone": phone}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    code = response.json()["demo_code"]
+    assert isinstance(code, str) and len(code) == 6
+    return code
+
+
 ADDRESS = {
     "recipient_name": "李娜",
     "phone": "+86 139-0000-1111",

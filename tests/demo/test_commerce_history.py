@@ -14,6 +14,7 @@ from liveloop.commerce.models import Order
 from liveloop.commerce.payments.models import Payment, Refund
 from liveloop.core.database import utcnow
 from liveloop.demo.seed import seed_demo
+from liveloop.events.models import Event
 
 
 async def test_seed_makes_an_order_history_through_the_services(session) -> None:
@@ -47,6 +48,20 @@ async def test_seed_makes_an_order_history_through_the_services(session) -> None
     # History lies in the past weeks: the ended sessions' orders are days old.
     assert sum(1 for order in orders if (utcnow() - order.created_at).days >= 6) >= 40
     assert all(order.paid_at >= order.created_at for order in orders if order.paid_at)
+    # Their analytics events moved back with them (analytics reads the events).
+    placed_at = dict(
+        (
+            await session.execute(
+                select(Event.client_event_id, Event.occurred_at).where(
+                    Event.shop_id == shop_id, Event.type == "order_placed"
+                )
+            )
+        ).all()
+    )
+    old_orders = [order for order in orders if (utcnow() - order.created_at).days >= 2]
+    assert old_orders
+    for order in old_orders:  # written today, moved back days with their order
+        assert (utcnow() - placed_at[f"order_placed:{order.id}"]).days >= 1
     assert sum(1 for order in orders if order.live_session_id is not None) >= 40
     assert sum(1 for order in orders if order.discount_fen > 0) > 0  # coupons were used
 

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         le=2000,
         description="Simulated viewers `liveloop run` sends into the demo's live room; 0 = off.",
     )
+    sms_provider: Literal["demo", "log"] = Field(
+        "demo",
+        description="Text messages (phone codes): 'demo' keeps them in the process and shows "
+        "the code on the page; 'log' writes them to the log. Real carriers: see docs/orders.md.",
+    )
     sql_echo: bool = False
 
     @field_validator("database_url")

@@ -18,7 +18,10 @@ from liveloop.core.schemas import parse_id
 from liveloop.customers import exports, imports, service
 from liveloop.customers import merge as merge_service
 from liveloop.customers import tags as tags_service
+from liveloop.customers.communities import service as communities_service
 from liveloop.customers.models import CHANNELS
+from liveloop.customers.points import pages as points_pages
+from liveloop.customers.rfm.pages import customer_value_card
 from liveloop.customers.schemas import (
     CustomerCreate,
     CustomerFilter,
@@ -395,9 +398,14 @@ async def _detail_context(
             session=session, shop_id=actor.shop_id, customer_id=customer.id
         ),
         "available_tags": [t for t in all_tags if t.id not in tagged],
+        "value_card": await customer_value_card(request, session, actor.shop_id, customer.id),
+        "customer_communities": await communities_service.customer_communities(
+            session=session, shop_id=actor.shop_id, customer_id=customer.id
+        ),
         "channels": _labels(request, CHANNEL_LABELS),
         "genders": _labels(request, GENDER_LABELS),
         "title": customer.display_name or translate(request, N_("Customer %(id)s"), id=customer.id),
+        "points": await points_pages.customer_panel(session, actor.shop_id, customer.id),
     }
 
 

@@ -32,7 +32,7 @@ from liveloop.commerce.checkout import LineRequest
 from liveloop.commerce.coupons import service as coupons_service
 from liveloop.commerce.groupbuy import service as groupbuy_service
 from liveloop.commerce.groupbuy.schemas import CampaignCreate
-from liveloop.commerce.models import Order
+from liveloop.commerce.models import Order, OrderHistory
 from liveloop.commerce.payments import accounts as payment_accounts
 from liveloop.commerce.payments import refunds as refunds_service
 from liveloop.commerce.payments import service as payments_service
@@ -42,6 +42,8 @@ from liveloop.events import service as events_service
 from liveloop.live import service as live_service
 from liveloop.shops.service import Actor
 
+# The analytics events an order writes as it moves (see commerce.order_state.record_event).
+ORDER_EVENT_TYPES = ("order_placed", "order_paid", "order_cancelled", "order_expired")
 KOL_CODE = "AYA10"
 CITIES = [
     ("浙江省", "杭州市", "西湖区"),
@@ -287,6 +289,18 @@ async def _move_back(session: AsyncSession, order: Order, when: dt.datetime) -> 
             setattr(order, name, value + shift)
     if order.expires_at is not None:
         order.expires_at += shift
+    # Its analytics events and history were written now: move them back with the order.
+    await events_service.shift_events(
+        session=session,
+        shop_id=order.shop_id,
+        client_event_ids=[f"{kind}:{order.id}" for kind in ORDER_EVENT_TYPES],
+        shift=shift,
+    )
+    history = select(OrderHistory).where(
+        OrderHistory.shop_id == order.shop_id, OrderHistory.order_id == order.id
+    )
+    for entry in (await session.execute(history)).scalars():
+        entry.created_at += shift
     statement = select(Commission).where(
         Commission.shop_id == order.shop_id,
         Commission.order_id == order.id,

@@ -28,7 +28,12 @@ from liveloop.demo.behaviour import (
 )
 from liveloop.demo.catalog_data import TAG_GROUPS, product_rows
 from liveloop.demo.commerce_history import seed_commerce_history
+from liveloop.demo.communities import seed_communities
+from liveloop.demo.fission import seed_fission
 from liveloop.demo.live_data import seed_live
+from liveloop.demo.points import seed_points
+from liveloop.demo.private_domain_rules import seed_rules
+from liveloop.demo.segments import seed_segments
 from liveloop.events import service as events_service
 from liveloop.shops import service as shops_service
 from liveloop.shops.models import Shop
@@ -70,6 +75,7 @@ class SeedReport:
     events: int
     paid_orders: int
     gmv_fen: int
+    invited_customers: int = 0  # new customers the demo fission campaign brought in
 
 
 async def demo_exists(session: AsyncSession) -> bool:
@@ -191,13 +197,33 @@ async def seed_demo(
         now=now,
         seed=seed,
     )
+    progress("communities and channel codes")
+    communities = await seed_communities(
+        session, shop_id=shop.id, staff=staff, customer_ids=[*ids.values()], now=now, seed=seed
+    )
+    progress("points and tiers")
+    points = await seed_points(
+        session, shop_id=shop.id, actor=actor, customer_ids=[*ids.values()], now=now, seed=seed
+    )
+    progress("referral fission")
+    fission = await seed_fission(session, shop_id=shop.id, customer_ids=[*ids.values()], seed=seed)
+    progress("tag rules, RFM and lifecycle")
+    await seed_rules(session, shop_id=shop.id, now=now)
+    progress("segments")
+    await seed_segments(session, shop_id=shop.id, actor=actor)
     return SeedReport(
         shop_id=shop.id,
         customers=len(people),
         products=len({s.product_id for s in skus}),
-        events=total_events + promotions.events + history.events,
+        events=total_events
+        + promotions.events
+        + history.events
+        + communities.events
+        + points.events
+        + fission.events,
         paid_orders=paid_orders,
         gmv_fen=gmv,
+        invited_customers=fission.new_customers,
     )
 
 

@@ -341,3 +341,26 @@ async def delete_customer_events(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def shift_events(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    client_event_ids: Sequence[str],
+    shift: dt.timedelta,
+) -> int:
+    """Move these events in time (demo history and back-dated imports, whose events were
+    recorded as they were written); returns rows moved."""
+    if not client_event_ids:
+        return 0
+    # Row by row: date arithmetic in SQL differs between SQLite (text) and PostgreSQL.
+    statement = select(Event).where(
+        Event.shop_id == shop_id, Event.client_event_id.in_(list(client_event_ids))
+    )
+    moved = 0
+    for found in (await session.execute(statement)).scalars():
+        found.occurred_at = found.occurred_at + shift
+        moved += 1
+    await session.flush()
+    return moved

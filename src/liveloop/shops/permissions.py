@@ -29,6 +29,7 @@ class Permission(StrEnum):
     EVENTS_READ = "events.read"
     EVENTS_WRITE = "events.write"
     LIVE_MANAGE = "live.manage"
+    ORDERS_READ = "orders.read"  # order list, detail and export
     ORDERS_MANAGE = "orders.manage"
     OUTREACH_MANAGE = "outreach.manage"
     ANALYTICS_READ = "analytics.read"
@@ -52,6 +53,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.EVENTS_READ,
             P.EVENTS_WRITE,
             P.LIVE_MANAGE,
+            P.ORDERS_READ,
             P.ORDERS_MANAGE,
             P.OUTREACH_MANAGE,
             P.ANALYTICS_READ,
@@ -66,6 +68,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.TAGS_MANAGE,
             P.CATALOG_READ,
             P.EVENTS_READ,
+            P.ORDERS_READ,
             P.ORDERS_MANAGE,
         }
     ),
@@ -76,6 +79,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CUSTOMERS_EXPORT,
             P.CATALOG_READ,
             P.EVENTS_READ,
+            P.ORDERS_READ,
             P.ANALYTICS_READ,
             P.AUDIT_READ,
         }

@@ -36,13 +36,15 @@ NAV: tuple[NavGroup, ...] = (
         (
             NavItem("customers", N_("Customers"), "/console/customers", "users", P.CUSTOMERS_READ),
             NavItem("tags", N_("Tags"), "/console/tags", "tag", P.CUSTOMERS_READ),
+            NavItem("tag_rules", N_("Tag rules"), "/console/tag-rules", "tag", P.CUSTOMERS_READ),
+            NavItem("rfm", N_("RFM and lifecycle"), "/console/rfm", "chart", P.CUSTOMERS_READ),
+            NavItem("points", N_("Points and tiers"), "/console/points", "id", P.CUSTOMERS_READ),
             NavItem(
                 "segments",
                 N_("Segments"),
                 "/console/segments",
                 "filter",
                 P.CUSTOMERS_READ,
-                available=False,
                 summary=N_(
                     "Build audiences from tags, behaviour and value, updated as they change."
                 ),
@@ -53,8 +55,21 @@ NAV: tuple[NavGroup, ...] = (
                 "/console/communities",
                 "chat",
                 P.CUSTOMERS_READ,
-                available=False,
                 summary=N_("Customer groups on WeCom and WeChat, their members and activity."),
+            ),
+            NavItem(
+                "channel_codes",
+                N_("Channel codes"),
+                "/console/channel-codes",
+                "id",
+                P.CUSTOMERS_READ,
+            ),
+            NavItem(
+                "fission",
+                N_("Referral fission"),
+                "/console/fission",
+                "send",
+                P.CUSTOMERS_READ,
             ),
         ),
     ),
@@ -74,7 +89,7 @@ NAV: tuple[NavGroup, ...] = (
                 N_("Orders"),
                 "/console/orders",
                 "receipt",
-                P.ORDERS_MANAGE,
+                P.ORDERS_READ,
             ),
             NavItem("coupons", N_("Coupons"), "/console/coupons", "tag", P.CATALOG_READ),
             NavItem(

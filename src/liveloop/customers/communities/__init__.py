@@ -1,0 +1,1 @@
+"""Communities (社群): groups the merchant runs on any channel, and their members."""

@@ -1,0 +1,1 @@
+"""One-time SMS codes that prove a viewer owns a phone number."""

@@ -1,0 +1,1 @@
+"""Points (积分) ledger and membership tiers (会员等级)."""

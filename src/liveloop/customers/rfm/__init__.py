@@ -1,0 +1,1 @@
+"""RFM scores and lifecycle stages of customers."""
