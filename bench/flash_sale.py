@@ -2,15 +2,18 @@
 oversold units (must be 0) and orders created (must be 100).
 
     .venv/bin/python bench/flash_sale.py [--buyers 2000] [--units 100] [--skip-http]
-                                         [--skip-sqlite] [--skip-postgres]
+                  [--skip-service] [--skip-sqlite] [--skip-postgres]
 
-Paths, in one run:
+Paths, in one run (each path: the race, then a "sold-out wave" of every buyer again):
   service layer  `flash.service.buy_flash_sale` called by 2,000 coroutines at once, each in its
                  own unit of work: Redis Lua (PostgreSQL + Redis), SQL on PostgreSQL, SQL on
                  SQLite, and a naive baseline on PostgreSQL (SELECT … FOR UPDATE of the sale row,
                  then UPDATE, then the order, in one transaction);
-  HTTP           `POST /api/v1/public/flash-sales/{id}/buy` against a uvicorn subprocess (one
-                 worker) with 2,000 viewer tokens: Redis Lua, SQL on PostgreSQL, SQL on SQLite.
+  HTTP           `POST /api/v1/public/flash-sales/{id}/buy` against ONE uvicorn process, from
+                 2,000 raw keep-alive connections (one per buyer, opened before the start, each
+                 attempt with its own Idempotency-Key as the room page sends): Redis Lua, SQL on
+                 PostgreSQL, SQL on SQLite, and the naive baseline as a bench-only route in the
+                 same server (`naive_app`).
 PostgreSQL from LIVELOOP_BENCH_DATABASE_URL (default …/ll_c2_bench; created if missing), Redis
 from LIVELOOP_BENCH_REDIS_URL (default redis://127.0.0.1:6379/7). Figures are printed, never
 asserted; the correctness counts are checked against the database after each run.
@@ -28,20 +31,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+import orjson
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, text, update
 
 from liveloop.catalog import service as catalog_service
 from liveloop.catalog.schemas import ProductCreate
 from liveloop.commerce import addresses
 from liveloop.commerce.addresses import AddressData
+from liveloop.commerce.flash import redis_lua
 from liveloop.commerce.flash import service as flash_service
 from liveloop.commerce.flash.models import FlashBuyer, FlashReservation, FlashSale
 from liveloop.commerce.flash.redis_lua import FlashCounters
 from liveloop.commerce.flash.schemas import FlashSaleCreate
 from liveloop.commerce.models import Order
+from liveloop.commerce.viewer_api import CurrentBuyer
 from liveloop.core.database import Database, utcnow
 from liveloop.core.errors import Conflict
 from liveloop.core.jobs import queue
@@ -79,7 +88,7 @@ class Result:
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
         oversold = max(0, self.sold_count - self.units) + max(0, self.orders - self.units)
         return (
-            f"{self.label:<26} {self.rate:>9,.0f} attempts/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
+            f"{self.label:<38} {self.rate:>9,.0f} attempts/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
             f"  won {self.won:>4}  orders {self.orders:>4}  oversold {oversold}"
             f"  errors {self.errors}"
         )
@@ -87,10 +96,14 @@ class Result:
 
 @dataclass
 class Fixture:
+    """A shop, a product, the buyers (with an address each) — made once per database; each
+    run opens a new sale on it."""
+
     shop_id: int
-    sale_id: int
+    sku_id: int
     customer_ids: list[int]
     address_ids: list[int]
+    sale_id: int = 0
 
 
 async def create_pg_database(url: str) -> None:
@@ -127,27 +140,30 @@ async def prepare_schema(url: str) -> None:
         await database.dispose()
 
 
-async def make_fixture(
-    database: Database, *, buyers: int, units: int, addresses_too: bool
-) -> Fixture:
-    """A shop, a product, `buyers` customers (with an address each for HTTP) and the sale."""
-    async with database.unit_of_work() as session:
-        shop = await shops_service.create_shop(session=session, name="秒杀压测店")
-        product = await catalog_service.create_product(
-            session=session,
-            shop_id=shop.id,
-            data=ProductCreate.model_validate(
-                {"name": "秒杀龙井", "skus": [{"price_fen": 19900, "stock": units * 2}]}
-            ),
-        )
-        customer_ids = await customers_service.insert_customer_rows(
-            session=session,
-            rows=[{"shop_id": shop.id, "display_name": f"买家{n}"} for n in range(buyers)],
-        )
-        address_ids: list[int] = []
-        if addresses_too:
+async def make_fixture(url: str, *, buyers: int, units: int, runs: int) -> Fixture:
+    """A fresh schema with a shop, a product with stock for `runs` sales, and the buyers."""
+    await prepare_schema(url)
+    database = Database(url)
+    try:
+        async with database.unit_of_work() as session:
+            shop = await shops_service.create_shop(session=session, name="秒杀压测店")
+            product = await catalog_service.create_product(
+                session=session,
+                shop_id=shop.id,
+                data=ProductCreate.model_validate(
+                    {
+                        "name": "秒杀龙井",
+                        "skus": [{"price_fen": 19900, "stock": (units + WARM_UNITS) * runs}],
+                    }
+                ),
+            )
+            customer_ids = await customers_service.insert_customer_rows(
+                session=session,
+                rows=[{"shop_id": shop.id, "display_name": f"买家{n}"} for n in range(buyers)],
+            )
+            address_ids: list[int] = []
             for number, customer_id in enumerate(customer_ids):
-                address = await addresses.find_or_create_address(
+                address = await addresses.create_address(
                     session=session,
                     shop_id=shop.id,
                     customer_id=customer_id,
@@ -157,12 +173,20 @@ async def make_fixture(
                     ),
                 )  # fmt: skip
                 address_ids.append(address.id)
+            return Fixture(shop.id, product.skus[0].id, customer_ids, address_ids)
+    finally:
+        await database.dispose()
+
+
+async def open_sale(database: Database, fixture: Fixture, *, units: int) -> Fixture:
+    """A new 100-unit (`units`) sale on the fixture's product, limit 1 per buyer."""
+    async with database.unit_of_work() as session:
         now = utcnow()
         sale = await flash_service.create_flash_sale(
             session=session,
-            shop_id=shop.id,
+            shop_id=fixture.shop_id,
             data=FlashSaleCreate(
-                sku_id=product.skus[0].id,
+                sku_id=fixture.sku_id,
                 price_fen=990,
                 quantity=units,
                 per_customer_limit=1,
@@ -170,10 +194,11 @@ async def make_fixture(
                 ends_at=now + dt.timedelta(hours=1),
             ),
         )
-        return Fixture(shop.id, sale.id, customer_ids, address_ids)
+    return replace(fixture, sale_id=sale.id)
 
 
 async def check_truth(database: Database, fixture: Fixture, result: Result) -> None:
+    """From the database: the sale's sold count and the live orders holding its units."""
     async with database.unit_of_work() as session:
         sale = await session.get(FlashSale, fixture.sale_id)
         assert sale is not None
@@ -181,7 +206,11 @@ async def check_truth(database: Database, fixture: Fixture, result: Result) -> N
         result.units = sale.quantity
         result.orders = (
             await session.execute(
-                select(func.count()).where(
+                select(func.count())
+                .select_from(Order)
+                .join(FlashReservation, FlashReservation.order_id == Order.id)
+                .where(
+                    FlashReservation.flash_sale_id == fixture.sale_id,
                     Order.shop_id == fixture.shop_id,
                     Order.kind == "flash",
                     Order.status.in_(("pending_payment", "paid")),
@@ -193,7 +222,9 @@ async def check_truth(database: Database, fixture: Fixture, result: Result) -> N
 # ------------------------------------------------------------------------- service layer
 
 
-async def naive_buy(database: Database, fixture: Fixture, customer_id: int) -> bool:
+async def naive_buy(
+    database: Database, *, shop_id: int, sale_id: int, customer_id: int, address_id: int | None
+) -> bool:
     """The baseline: lock the sale row, read, decide in Python, write, order — one
     transaction holding the row lock throughout (what the conditional update avoids)."""
     from liveloop.commerce import orders
@@ -205,7 +236,7 @@ async def naive_buy(database: Database, fixture: Fixture, customer_id: int) -> b
                 select(
                     FlashSale.sold_count, FlashSale.quantity, FlashSale.sku_id, FlashSale.price_fen
                 )
-                .where(FlashSale.id == fixture.sale_id)
+                .where(FlashSale.id == sale_id, FlashSale.shop_id == shop_id)
                 .with_for_update()
             )
         ).one()
@@ -213,7 +244,7 @@ async def naive_buy(database: Database, fixture: Fixture, customer_id: int) -> b
         held = (
             await session.execute(
                 select(func.count()).where(
-                    FlashReservation.flash_sale_id == fixture.sale_id,
+                    FlashReservation.flash_sale_id == sale_id,
                     FlashReservation.customer_id == customer_id,
                 )
             )
@@ -221,85 +252,120 @@ async def naive_buy(database: Database, fixture: Fixture, customer_id: int) -> b
         if sold + 1 > quantity or held:
             return False
         await session.execute(
-            update(FlashSale).where(FlashSale.id == fixture.sale_id).values(sold_count=sold + 1)
+            update(FlashSale).where(FlashSale.id == sale_id).values(sold_count=sold + 1)
         )
         order = await orders.place_order(
-            session=session, shop_id=fixture.shop_id, customer_id=customer_id,
-            lines=[LineRequest(sku_id=sku_id, quantity=1)], address_id=None,
+            session=session, shop_id=shop_id, customer_id=customer_id,
+            lines=[LineRequest(sku_id=sku_id, quantity=1)], address_id=address_id,
             price_overrides={sku_id: price_fen}, kind="flash", stock_already_reserved=True,
         )  # fmt: skip
         session.add(
             FlashReservation(
-                shop_id=fixture.shop_id, flash_sale_id=fixture.sale_id, customer_id=customer_id,
+                shop_id=shop_id, flash_sale_id=sale_id, customer_id=customer_id,
                 order_id=order.id, quantity=1, token=f"naive-{order.id}",
             )
         )  # fmt: skip
         session.add(
             FlashBuyer(
-                shop_id=fixture.shop_id, flash_sale_id=fixture.sale_id,
-                customer_id=customer_id, quantity=1,
+                shop_id=shop_id, flash_sale_id=sale_id, customer_id=customer_id, quantity=1
             )
         )  # fmt: skip
         return True
 
 
-async def run_service(
-    label: str, url: str, *, buyers: int, units: int, redis_url: str | None, naive: bool = False
-) -> Result:
-    await prepare_schema(url)
-    # As in a server: with Redis configured, a new sale's counters are loaded when it commits.
+WARM_UNITS = 5
+
+
+async def attempt_once(
+    database: Database,
+    fixture: Fixture,
+    counters: FlashCounters | None,
+    naive: bool,
+    customer_id: int,
+    address_id: int,
+) -> bool:
+    """One buyer's attempt on the path; True when it won, False when refused."""
+    if naive:
+        return await naive_buy(
+            database, shop_id=fixture.shop_id, sale_id=fixture.sale_id,
+            customer_id=customer_id, address_id=address_id,
+        )  # fmt: skip
+    try:
+        async with database.unit_of_work() as session:
+            await flash_service.buy_flash_sale(
+                session=session, shop_id=fixture.shop_id, flash_sale_id=fixture.sale_id,
+                customer_id=customer_id, address_id=address_id, counters=counters,
+            )  # fmt: skip
+    except Conflict:
+        return False
+    return True
+
+
+def use_redis(redis_url: str | None) -> None:
+    """As in a server: with Redis configured, a new sale's counters load when it commits."""
     assert queue.settings is not None
+    redis_lua._by_url.clear()  # clients of an earlier event loop (one per asyncio.run)
     queue.configure(
         queue.settings.model_copy(
             update={"redis_url": redis_url or "", "bus_backend": "redis" if redis_url else "memory"}
         )
     )
+
+
+async def run_service(
+    label: str,
+    url: str,
+    fixture: Fixture,
+    *,
+    units: int,
+    redis_url: str | None,
+    naive: bool = False,
+) -> tuple[Result, Result]:
+    """The race (every buyer at once) and then the sold-out wave (every buyer again)."""
+    use_redis(redis_url)
+    flash_service._sold_out_until.clear()  # a new sale; nothing remembered from another run
     database = Database(url, pool_size=20)
     counters = FlashCounters.from_url(redis_url) if redis_url else None
     try:
-        fixture = await make_fixture(database, buyers=buyers, units=units, addresses_too=False)
-        await asyncio.sleep(0.5)  # the counters load just after the commit
-        result = Result(label, buyers, 0.0)
+        buyers = list(zip(fixture.customer_ids, fixture.address_ids, strict=True))
+        # Warm-up (not timed): the pool's connections, prepared statements, caches — so the
+        # first path measured does not pay for them alone.
+        warm = await open_sale(database, fixture, units=WARM_UNITS)
+        await asyncio.sleep(0.3)  # the counters load just after the commit
+        await asyncio.gather(*(attempt_once(database, warm, counters, naive, c, a)
+                               for c, a in buyers[: WARM_UNITS * 10]))  # fmt: skip
+        fixture = await open_sale(database, fixture, units=units)
+        await asyncio.sleep(0.3)
 
-        async def attempt(customer_id: int) -> None:
+        async def attempt(result: Result, customer_id: int, address_id: int) -> None:
             started = time.perf_counter()
             try:
-                if naive:
-                    won = await naive_buy(database, fixture, customer_id)
-                else:
-                    async with database.unit_of_work() as session:
-                        await flash_service.buy_flash_sale(
-                            session=session, shop_id=fixture.shop_id,
-                            flash_sale_id=fixture.sale_id, customer_id=customer_id,
-                            counters=counters,
-                        )  # fmt: skip
-                    won = True
+                won = await attempt_once(
+                    database, fixture, counters, naive, customer_id, address_id
+                )
             except Conflict:
                 won = False
             except Exception as error:  # counted and shown, never hidden
                 result.errors += 1
                 won = False
                 if result.errors == 1:
-                    print(f"  first error in {label}: {error!r}"[:300])
+                    print(f"  first error in {result.label}: {error!r}"[:300])
             result.latencies.append(time.perf_counter() - started)
             result.won += int(won)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(attempt(c) for c in fixture.customer_ids))
-        result.seconds = time.perf_counter() - started
-        await check_truth(database, fixture, result)
-        # The flood after the sell-out: every attempt is refused; how fast?
-        wave = Result(f"{label} sold-out wave", buyers, 0.0, units=result.units)
-        wave.sold_count, wave.orders = result.sold_count, result.orders
-        main, result = result, wave
-        started = time.perf_counter()
-        await asyncio.gather(*(attempt(c) for c in fixture.customer_ids))
-        wave.seconds = time.perf_counter() - started
-        result = main
-        main.wave = wave  # type: ignore[attr-defined]
+        results = []
+        for name in (label, f"{label} sold-out wave"):
+            result = Result(name, len(buyers), 0.0)
+            started = time.perf_counter()
+            await asyncio.gather(*(attempt(result, c, a) for c, a in buyers))
+            result.seconds = time.perf_counter() - started
+            results.append(result)
+        for result in results:
+            await check_truth(database, fixture, result)
         if counters is not None:
-            await counters.forget(shop_id=fixture.shop_id, sale_id=fixture.sale_id)
-        return result
+            for sale_id in (warm.sale_id, fixture.sale_id):
+                await counters.forget(shop_id=fixture.shop_id, sale_id=sale_id)
+        return results[0], results[1]
     finally:
         if counters is not None:
             await counters.aclose()
@@ -307,6 +373,28 @@ async def run_service(
 
 
 # ---------------------------------------------------------------------------------- HTTP
+
+
+def naive_app() -> Any:
+    """The app plus the naive baseline as a route (same viewer token, same body), for the
+    HTTP comparison: `uvicorn flash_sale:naive_app --factory --app-dir bench`."""
+    from liveloop.app import create_app
+
+    app = create_app()
+
+    @app.post("/bench/naive-flash/{flash_sale_id}/buy")
+    async def naive_route(flash_sale_id: int, request: Request, claims: CurrentBuyer) -> Any:
+        body = await request.json()
+        assert claims.customer_id is not None
+        won = await naive_buy(
+            request.app.state.database, shop_id=claims.shop_id, sale_id=flash_sale_id,
+            customer_id=claims.customer_id, address_id=body.get("address_id"),
+        )  # fmt: skip
+        if won:
+            return JSONResponse({"won": True}, status_code=201)
+        return JSONResponse({"code": "sold_out"}, status_code=409)
+
+    return app
 
 
 def free_port() -> int:
@@ -317,14 +405,16 @@ def free_port() -> int:
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     command = [
-        sys.executable, "-m", "uvicorn", "liveloop.app:create_app", "--factory",
+        sys.executable, "-m", "uvicorn", "flash_sale:naive_app", "--factory",
+        "--app-dir", str(Path(__file__).parent),
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
         "--no-access-log", "--loop", "uvloop", "--http", "httptools", "--backlog", "4096",
+        "--limit-concurrency", "100000", "--timeout-keep-alive", "600",
     ]  # fmt: skip
     # The server's own log goes to a file (a refused buyer is not an error; a crash is there).
     log = open(Path(env["LIVELOOP_VAR_DIR"]) / f"uvicorn-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -332,25 +422,124 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError("the server did not start in 60 s")
+    raise RuntimeError("the server did not start in 90 s")
+
+
+class Buyer:
+    """One phone in the room: its own keep-alive connection, raw HTTP/1.1 (a client library
+    with a shared pool would measure itself: queueing 2,000 requests on a pool is slow)."""
+
+    def __init__(self, token: str, address_id: int) -> None:
+        self.token = token
+        self.address_id = address_id
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self, port: int) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+
+    async def post(self, path: str, key: str) -> tuple[int, bytes]:
+        assert self.reader is not None and self.writer is not None
+        body = orjson.dumps({"address_id": self.address_id})
+        self.writer.write(
+            (
+                f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {self.token}\r\nIdempotency-Key: {key}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 async def run_http(
-    label: str, url: str, *, buyers: int, units: int, redis_url: str | None, var_dir: Path
-) -> Result:
-    import httpx
-
-    await prepare_schema(url)
+    label: str,
+    url: str,
+    fixture: Fixture,
+    buyers: list[Buyer],
+    *,
+    port: int,
+    units: int,
+    redis_url: str | None,
+    naive: bool = False,
+) -> tuple[Result, Result]:
+    """Every buyer posts at once (the race), then every buyer again (the sold-out wave), each
+    with its own Idempotency-Key per attempt as the room page sends."""
+    use_redis(redis_url)
     database = Database(url)
-    settings = Settings(secret_key=SECRET, var_dir=var_dir, database_url=url)
     try:
-        fixture = await make_fixture(database, buyers=buyers, units=units, addresses_too=True)
+        fixture = await open_sale(database, fixture, units=units)
     finally:
         await database.dispose()
-    if redis_url:  # counters of an earlier run whose ids were the same
-        stale = FlashCounters.from_url(redis_url)
-        await stale.forget(shop_id=fixture.shop_id, sale_id=fixture.sale_id)
-        await stale.aclose()
+    await asyncio.sleep(0.3)  # the counters load just after the commit
+    if naive:
+        path = f"/bench/naive-flash/{fixture.sale_id}/buy"
+    else:
+        path = f"/api/v1/public/flash-sales/{fixture.sale_id}/buy"
+
+    async def attempt(result: Result, buyer: Buyer, key: str) -> None:
+        started = time.perf_counter()
+        try:
+            status, body = await asyncio.wait_for(buyer.post(path, key), 120)
+        except (TimeoutError, OSError, ValueError, IndexError) as error:
+            result.latencies.append(time.perf_counter() - started)
+            result.errors += 1
+            if result.errors == 1:
+                print(f"  first error in {result.label}: {error!r}")
+            buyer.close()
+            await buyer.connect(port)
+            return
+        result.latencies.append(time.perf_counter() - started)
+        if status == 201:
+            result.won += 1
+        elif status != 409:
+            result.errors += 1
+            if result.errors == 1:
+                print(f"  first error in {result.label}: {status} {body[:200]!r}")
+
+    results = []
+    for wave, name in enumerate((label, f"{label} sold-out wave")):
+        result = Result(name, len(buyers), 0.0)
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(attempt(result, b, f"{fixture.sale_id}-{n}-{wave}") for n, b in enumerate(buyers))
+        )
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+    database = Database(url)
+    try:
+        for result in results:
+            await check_truth(database, fixture, result)
+    finally:
+        await database.dispose()
+    if redis_url:
+        counters = FlashCounters.from_url(redis_url)
+        await counters.forget(shop_id=fixture.shop_id, sale_id=fixture.sale_id)
+        await counters.aclose()
+    return results[0], results[1]
+
+
+async def http_runs(
+    url: str,
+    fixture: Fixture,
+    runs: list[tuple[str, str | None, bool]],
+    *,
+    units: int,
+    var_dir: Path,
+) -> list[Result]:
+    """One server (one process) for the runs on one database and backend."""
+    redis_url = runs[0][1]
+    settings = Settings(secret_key=SECRET, var_dir=var_dir, database_url=url)
     env = {
         "LIVELOOP_DATABASE_URL": url,
         "LIVELOOP_SECRET_KEY": SECRET,
@@ -372,59 +561,40 @@ async def run_http(
         )
         return sign_viewer_token(settings, claims)
 
-    tokens = [token_for(c) for c in fixture.customer_ids]
+    buyers = [
+        Buyer(token_for(c), a)
+        for c, a in zip(fixture.customer_ids, fixture.address_ids, strict=True)
+    ]
     port = free_port()
     server = start_server(env, port)
-    result = Result(label, buyers, 0.0)
+    results: list[Result] = []
     try:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=300
-        ) as client:
-            await client.get("/healthz")  # warm: imports, pools
-            path = f"/api/v1/public/flash-sales/{fixture.sale_id}/buy"
-
-            async def attempt(token: str, address_id: int) -> None:
-                started = time.perf_counter()
-                try:
-                    response = await client.post(
-                        path, json={"address_id": address_id},
-                        headers={"Authorization": f"Bearer {token}"},
-                    )  # fmt: skip
-                except httpx.HTTPError as error:  # counted and shown, never hidden
-                    result.latencies.append(time.perf_counter() - started)
-                    result.errors += 1
-                    if result.errors == 1:
-                        print(f"  first error in {label}: {error!r}")
-                    return
-                result.latencies.append(time.perf_counter() - started)
-                if response.status_code == 201:
-                    result.won += 1
-                elif response.status_code != 409:
-                    result.errors += 1
-                    if result.errors == 1:
-                        print(
-                            f"  first error in {label}: {response.status_code} {response.text[:200]}"
-                        )
-
-            started = time.perf_counter()
-            await asyncio.gather(
-                *(attempt(t, a) for t, a in zip(tokens, fixture.address_ids, strict=True))
-            )
-            result.seconds = time.perf_counter() - started
+        for number in range(0, len(buyers), 200):  # the viewers are in the room already
+            await asyncio.gather(*(b.connect(port) for b in buyers[number : number + 200]))
+        use_redis(redis_url)  # warm-up (not timed): the server's pool, statements, caches
+        database = Database(url)
+        try:
+            warm = await open_sale(database, fixture, units=WARM_UNITS)
+        finally:
+            await database.dispose()
+        await asyncio.sleep(0.3)
+        path = f"/api/v1/public/flash-sales/{warm.sale_id}/buy"
+        await asyncio.gather(
+            *(b.post(path, f"warm-{warm.sale_id}-{n}") for n, b in enumerate(buyers[:50]))
+        )
+        for label, _, naive in runs:
+            results.extend(
+                await run_http(
+                    label, url, fixture, buyers, port=port, units=units, redis_url=redis_url,
+                    naive=naive,
+                )
+            )  # fmt: skip
     finally:
+        for buyer in buyers:
+            buyer.close()
         server.terminate()
         server.wait(timeout=30)
-    database = Database(url)
-    try:
-        await check_truth(database, fixture, result)
-    finally:
-        await database.dispose()
-    if redis_url:
-        counters = FlashCounters.from_url(redis_url)
-        await counters.forget(shop_id=fixture.shop_id, sale_id=fixture.sale_id)
-        await counters.aclose()
-    return result
+    return results
 
 
 # ---------------------------------------------------------------------------------- main
@@ -445,6 +615,7 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=2000)
     parser.add_argument("--units", type=int, default=100)
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-service", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
@@ -456,70 +627,54 @@ def main() -> None:
     queue.configure(settings)  # orders schedule their expiry after commit
     sqlite = f"sqlite+aiosqlite:///{folder / 'flash.db'}"
     n, u = args.buyers, args.units
-    print(f"{n:,} concurrent buyers for {u} units, per-customer limit 1")
-
+    print(f"{n:,} concurrent buyers for {u} units, per-customer limit 1; load average now "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
     service: list[Result] = []
-    if not args.skip_postgres:
-        service.append(
-            asyncio.run(
-                run_service("service redis-lua (pg)", pg, buyers=n, units=u, redis_url=redis_url)
-            )
-        )
-        service.append(
-            asyncio.run(run_service("service sql (pg)", pg, buyers=n, units=u, redis_url=None))
-        )
-        service.append(
-            asyncio.run(
-                run_service(
-                    "service naive lock (pg)", pg, buyers=n, units=u, redis_url=None, naive=True
-                )
-            )
-        )
-    if not args.skip_sqlite:
-        service.append(
-            asyncio.run(
-                run_service("service sql (sqlite)", sqlite, buyers=n, units=u, redis_url=None)
-            )
-        )
-    for result in service:
-        print(result.line())
-        wave = getattr(result, "wave", None)
-        if wave is not None:
-            print(wave.line())
-    print_ratios("service attempts/s", service, "service naive lock (pg)")
-
-    if args.skip_http:
-        return
     http: list[Result] = []
+    started = time.perf_counter()
     if not args.skip_postgres:
-        http.append(
-            asyncio.run(
-                run_http(
-                    "http redis-lua (pg)",
-                    pg,
-                    buyers=n,
-                    units=u,
-                    redis_url=redis_url,
-                    var_dir=folder,
-                )
-            )
-        )
-        http.append(
-            asyncio.run(
-                run_http("http sql (pg)", pg, buyers=n, units=u, redis_url=None, var_dir=folder)
-            )
-        )
+        fixture = asyncio.run(make_fixture(pg, buyers=n, units=u, runs=8))
+        if not args.skip_service:
+            for label, redis, naive in (
+                ("service redis-lua (pg)", redis_url, False),
+                ("service sql (pg)", None, False),
+                ("service naive lock (pg)", None, True),
+            ):
+                service.extend(
+                    asyncio.run(run_service(label, pg, fixture, units=u, redis_url=redis, naive=naive))
+                )  # fmt: skip
+        if not args.skip_http:
+            http += asyncio.run(
+                http_runs(pg, fixture, [("http redis-lua (pg)", redis_url, False)], units=u,
+                          var_dir=folder)
+            )  # fmt: skip
+            http += asyncio.run(
+                http_runs(pg, fixture, [("http sql (pg)", None, False),
+                                        ("http naive lock (pg)", None, True)],
+                          units=u, var_dir=folder)
+            )  # fmt: skip
     if not args.skip_sqlite:
-        http.append(
-            asyncio.run(
-                run_http(
-                    "http sql (sqlite)", sqlite, buyers=n, units=u, redis_url=None, var_dir=folder
-                )
-            )
+        fixture = asyncio.run(make_fixture(sqlite, buyers=n, units=u, runs=4))
+        if not args.skip_service:
+            service.extend(
+                asyncio.run(run_service("service sql (sqlite)", sqlite, fixture, units=u, redis_url=None))
+            )  # fmt: skip
+        if not args.skip_http:
+            http += asyncio.run(
+                http_runs(sqlite, fixture, [("http sql (sqlite)", None, False)], units=u,
+                          var_dir=folder)
+            )  # fmt: skip
+    for results, naive in ((service, "service naive lock (pg)"), (http, "http naive lock (pg)")):
+        for result in results:
+            print(result.line())
+        print_ratios("attempts/s", [r for r in results if "wave" not in r.label], naive)
+        print_ratios(
+            "sold-out wave attempts/s",
+            [r for r in results if "wave" in r.label],
+            f"{naive} sold-out wave",
         )
-    for result in http:
-        print(result.line())
-    print_ratios("http attempts/s", http, "http sql (pg)")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}; "
+          f"{time.perf_counter() - started:.0f} s in all")  # fmt: skip
 
 
 if __name__ == "__main__":

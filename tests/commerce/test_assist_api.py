@@ -6,6 +6,7 @@ import httpx
 
 from liveloop.live.viewers import ViewerClaims, sign_viewer_token
 from tests import factories
+from tests.commerce.conftest import texted_code
 
 
 def token_for(
@@ -38,9 +39,20 @@ async def test_helpers_and_refusals_over_http(
     assert created.status_code == 201, created.text
     campaign_id = created.json()["id"]
     owner_headers = token_for(settings, shop.id, "device-owner-01")
-    started = await anon_client.post(
+    unproven = await anon_client.post(
         f"/api/v1/public/assists/campaigns/{campaign_id}/start",
         json={"phone": "13800001111", "name": "张伟"},
+        headers=owner_headers,
+    )
+    assert unproven.status_code == 422
+    assert (unproven.json()["code"], unproven.json()["field"]) == (
+        "phone_code_required",
+        "phone_code",
+    )
+    owner_code = await texted_code(anon_client, "13800001111", owner_headers)
+    started = await anon_client.post(
+        f"/api/v1/public/assists/campaigns/{campaign_id}/start",
+        json={"phone": "13800001111", "phone_code": owner_code, "name": "张伟"},
         headers=owner_headers,
     )
     assert started.status_code == 201, started.text
@@ -54,10 +66,12 @@ async def test_helpers_and_refusals_over_http(
     )
     assert own.status_code == 409
     assert own.json()["code"] == "self_help"
+    helper_headers = token_for(settings, shop.id, "device-helper-1")
+    helper_code = await texted_code(anon_client, "13800002222", helper_headers)
     helped = await anon_client.post(
         f"/api/v1/public/assists/{code}/help",
-        json={"phone": "13800002222", "name": "李娜"},
-        headers=token_for(settings, shop.id, "device-helper-1"),
+        json={"phone": "13800002222", "phone_code": helper_code, "name": "李娜"},
+        headers=helper_headers,
     )
     assert helped.status_code == 200, helped.text
     assert helped.json()["cut_fen"] == 2000

@@ -30,6 +30,10 @@ async def test_order_list_filters_and_links(console, session, shop, buyer, tea) 
         "/console/orders", params={"date_from": "2026-02-02", "date_to": "2026-01-01"}
     )
     assert bad_dates.status_code == 200 and "start date is after" in bad_dates.text
+    # The product filter is a menu of the shop's products, the chosen one kept selected.
+    by_product = await console.get("/console/orders", params={"product": str(tea.id)})
+    assert f'<option value="{tea.id}" selected>' in by_product.text
+    assert first.number in by_product.text
     nav = (await console.get("/console")).text
     assert 'href="/console/orders"' in nav
 
@@ -105,3 +109,28 @@ async def test_another_shops_order_is_not_found(console, session, other_shop) ->
         session, shop_id=other_shop.id, customer_id=customer.id, lines=[(product.skus[0].id, 1)]
     )
     assert (await console.get(f"/console/orders/{order.id}")).status_code == 404
+
+
+async def test_an_analyst_reads_orders_but_cannot_act_on_them(
+    anon_client, session, shop, buyer, tea
+) -> None:
+    from tests.web.conftest import log_in
+
+    order = await factories.make_order(
+        session, shop_id=shop.id, customer_id=buyer.id, lines=[(tea.skus[0].id, 1)]
+    )
+    analyst = await factories.make_staff(session, shop_id=shop.id, role="analyst")
+    token = await log_in(anon_client, analyst.email)
+    listing = await anon_client.get("/console/orders")
+    assert listing.status_code == 200 and order.number in listing.text
+    detail = await anon_client.get(f"/console/orders/{order.id}")
+    assert detail.status_code == 200 and 'id="cancel-form"' not in detail.text
+    refunds = await anon_client.get(f"/console/orders/{order.id}/refunds")
+    assert refunds.status_code == 200
+    assert (await anon_client.get("/console/orders/export.csv")).status_code == 200
+    cancel = await anon_client.post(
+        f"/console/orders/{order.id}/cancel", data={"csrf_token": token, "reason": "x"}
+    )
+    assert cancel.status_code == 403
+    detail = await anon_client.get(f"/console/orders/{order.id}")
+    assert 'class="badge order-status pending_payment"' in detail.text

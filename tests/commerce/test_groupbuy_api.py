@@ -6,6 +6,7 @@ import httpx
 
 from liveloop.live.viewers import ViewerClaims, sign_viewer_token
 from tests import factories
+from tests.commerce.conftest import texted_code
 
 ADDRESS = {
     "recipient_name": "李娜",
@@ -45,10 +46,18 @@ async def test_console_creates_a_campaign_and_viewers_fill_a_group(
         "/api/v1/public/group-buys", headers=guest(settings, shop.id, "device-leader-01")
     )
     assert [c["id"] for c in offered.json()] == [campaign_id]
+    leader = guest(settings, shop.id, "device-leader-01")
+    without_code = await anon_client.post(
+        f"/api/v1/public/group-buys/{campaign_id}/groups", json={"address": ADDRESS}, headers=leader
+    )
+    assert without_code.status_code == 422
+    assert without_code.json()["field"] == "address.phone_code"
+    assert without_code.json()["code"] == "phone_code_required"
+    code = await texted_code(anon_client, ADDRESS["phone"], leader)
     opened = await anon_client.post(
         f"/api/v1/public/group-buys/{campaign_id}/groups",
-        json={"address": ADDRESS},
-        headers=guest(settings, shop.id, "device-leader-01"),
+        json={"address": {**ADDRESS, "phone_code": code}},
+        headers=leader,
     )
     assert opened.status_code == 201, opened.text
     body = opened.json()
@@ -62,16 +71,21 @@ async def test_console_creates_a_campaign_and_viewers_fill_a_group(
     )
     assert token.status_code == 200
     friend = {"Authorization": f"Bearer {token.json()['viewer_token']}"}
+    friend_address = {**ADDRESS, "recipient_name": "王芳", "phone": "13933334444"}
+    friend_address["phone_code"] = await texted_code(anon_client, "13933334444", friend)
     joined = await anon_client.post(
         f"/api/v1/public/group-buys/groups/{code}/join",
-        json={"address": {**ADDRESS, "recipient_name": "王芳", "phone": "13933334444"}},
+        json={"address": friend_address},
         headers=friend,
     )
     assert joined.status_code == 201, joined.text
+    late = guest(settings, shop.id, "device-late-01")
+    late_address = {**ADDRESS, "recipient_name": "赵敏", "phone": "13955556666"}
+    late_address["phone_code"] = await texted_code(anon_client, "13955556666", late)
     full = await anon_client.post(
         f"/api/v1/public/group-buys/groups/{code}/join",
-        json={"address": {**ADDRESS, "recipient_name": "赵敏", "phone": "13955556666"}},
-        headers=guest(settings, shop.id, "device-late-01"),
+        json={"address": late_address},
+        headers=late,
     )
     assert full.status_code == 409
     assert full.json()["code"] == "group_full"

@@ -10,7 +10,7 @@ from liveloop.commerce.affiliates.schemas import AffiliateCreate, CodeCreate
 from liveloop.commerce.models import Order
 from liveloop.live.viewers import read_viewer_token
 from liveloop.shops.service import system_actor
-from tests.commerce.conftest import ADDRESS
+from tests.commerce.conftest import ADDRESS, texted_code
 
 
 async def test_requests_without_a_token_are_refused(anon_client) -> None:
@@ -77,9 +77,10 @@ async def test_a_guest_orders_with_a_phone_and_becomes_a_customer(
 ) -> None:
     lines = [{"sku_id": tea.skus[0].id, "quantity": 2}]
     quote = (await guest.post("/api/v1/public/checkout/quote", json={"lines": lines})).json()
+    address = {**ADDRESS, "phone_code": await texted_code(guest, ADDRESS["phone"])}
     response = await guest.post(
         "/api/v1/public/orders",
-        json={"lines": lines, "address": ADDRESS, "expected_total_fen": quote["total_fen"]},
+        json={"lines": lines, "address": address, "expected_total_fen": quote["total_fen"]},
         headers={"Idempotency-Key": "guest-1"},
     )
     assert response.status_code == 201, response.text
@@ -90,10 +91,10 @@ async def test_a_guest_orders_with_a_phone_and_becomes_a_customer(
     assert order["recipient_phone_masked"] == "139****1111"
     claims = read_viewer_token(guest._transport.app.state.settings, body["viewer_token"])  # type: ignore[attr-defined]
     assert claims.customer_id == order["customer_id"] is not None
-    # The same request again (a double tap) returns the same order.
+    # The same request again (a double tap, the same code) returns the same order.
     again = await guest.post(
         "/api/v1/public/orders",
-        json={"lines": lines, "address": ADDRESS, "expected_total_fen": quote["total_fen"]},
+        json={"lines": lines, "address": address, "expected_total_fen": quote["total_fen"]},
         headers={"Idempotency-Key": "guest-1"},
     )
     assert again.status_code == 201

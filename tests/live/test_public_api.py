@@ -9,6 +9,7 @@ from liveloop.core.security import TokenSigner
 from liveloop.live import service as live_service
 from liveloop.live.viewers import VIEWER_TOKEN_SALT, read_viewer_token
 from tests import factories
+from tests.commerce.conftest import texted_code
 from tests.factories.live import make_live_session
 
 
@@ -98,7 +99,18 @@ async def test_guest_reserves_with_a_phone_and_gets_a_customer_token(
     assert no_phone.status_code == 422 and no_phone.json()["field"] == "phone"
     bad_phone = await anon_client.post(url, json={"phone": "12345"}, headers=headers)
     assert bad_phone.status_code == 422 and bad_phone.json()["code"] == "invalid_phone"
-    done = await anon_client.post(url, json={"phone": "+86 139-0000-3333"}, headers=headers)
+    # The phone is proven by the code texted to it, or nobody becomes its customer.
+    unproven = await anon_client.post(url, json={"phone": "13900003333"}, headers=headers)
+    assert (unproven.status_code, unproven.json()["code"]) == (422, "phone_code_required")
+    code = await texted_code(anon_client, "13900003333", headers)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    guessed = await anon_client.post(
+        url, json={"phone": "13900003333", "phone_code": wrong}, headers=headers
+    )
+    assert (guessed.status_code, guessed.json()["field"]) == (422, "phone_code")
+    done = await anon_client.post(
+        url, json={"phone": "+86 139-0000-3333", "phone_code": code}, headers=headers
+    )
     assert done.status_code == 201 and done.json()["reservations"] == 1
     claims = read_viewer_token(settings, done.json()["token"])
     assert claims.customer_id is not None and "3333" not in claims.name

@@ -18,6 +18,7 @@ from liveloop.commerce.models import Order
 from liveloop.core.database import Database
 from liveloop.shops.models import Shop
 from tests.commerce.payments.test_demo_flow import start_server
+from tests.pages.phone_codes import texted_code
 from tests.pages.test_console_browser import CHROMIUM, HAVE_CHROMIUM, SECRET_KEY, free_port
 from tests.pages.test_live_viewer import chromium_page, seed_live_room
 from tests.servers import wait_ready
@@ -116,12 +117,21 @@ async def test_a_viewer_buys_the_pushed_product_in_the_room_and_pays(
         await page.click("#llc-plus")
         await expect(page.locator("#llc-total")).to_have_text("¥478.00")
         await expect(page.locator("#llc-shipping")).to_have_text("包邮")
-        # A guest: the address form is how they order; a bad phone is refused by the server.
+        # A guest: the address form is how they order, the phone proven by a texted code; a
+        # bad phone is refused by the server.
         await fill_address(page)
+        await expect(page.locator("#llc-phone-code")).to_be_visible()
         await page.fill("#llc-address-form [name=phone]", "12345")
-        await page.click("#llc-place")
-        await expect(page.locator("#llc-error")).to_contain_text("12345")
+        await page.click("#llc-phone-code .llpc-send")
+        await expect(page.locator("#llc-phone-code .llpc-note")).to_contain_text("12345")
         await page.fill("#llc-address-form [name=phone]", "13900001111")
+        code = await texted_code(page, "#llc-phone-code")
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        await page.fill("#llc-phone-code .llpc-code", wrong)
+        await page.click("#llc-place")
+        await expect(page.locator("#llc-error")).to_contain_text("not right")
+        assert await orders_of(shop_server["url"]) == []
+        await page.fill("#llc-phone-code .llpc-code", code)
         await page.click("#llc-place")
         await expect(page.locator("[data-step=pay]")).to_be_visible()
         await expect(page.locator("#llc-pay-total")).to_have_text("¥478.00")
@@ -158,6 +168,7 @@ async def test_a_buyer_orders_from_the_mall_and_sees_it_in_my_orders(
         await page.click(".llm-card:has-text('青瓷杯') .llm-buy")
         await expect(page.locator("#llc-total")).to_have_text("¥69.00")  # ¥59 + ¥10 shipping
         await fill_address(page)
+        await page.fill("#llc-phone-code .llpc-code", await texted_code(page, "#llc-phone-code"))
         # An unknown promo code is refused next to its field, and nothing is ordered.
         await page.fill("#llc-promo", "NOBODY9")
         await page.click("#llc-place")
@@ -173,4 +184,56 @@ async def test_a_buyer_orders_from_the_mall_and_sees_it_in_my_orders(
         await expect(page.locator(".llm-order .llm-status")).to_have_text("待支付")
         await page.click(".llm-order .llm-cancel")
         await expect(page.locator(".llm-order .llm-status")).to_have_text("已取消")
+        await expect(page.locator("#llm-login")).to_be_hidden()  # this phone has a customer
+        assert page.problems == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")
+async def test_my_orders_on_another_phone_log_in_with_a_code(shop_server: dict[str, Any]) -> None:
+    """A customer ordered elsewhere (here: through the API with a customer's token); on a phone
+    that has no token "my orders" offers to log in with the phone and a texted code."""
+    expect = pytest.importorskip("playwright.async_api").expect
+    phone = "13700001234"
+    async with httpx.AsyncClient(base_url=shop_server["base"], timeout=15) as client:
+        issued = await client.post(
+            f"/api/v1/live/{shop_server['live_session_id']}/viewer-token",
+            json={"identity": {"channel": "phone", "value": phone}},
+            headers={"Authorization": f"Bearer {shop_server['api_key']}"},
+        )
+        assert issued.status_code == 200, issued.text
+        cup = (
+            await client.get(
+                f"/api/v1/public/products/{shop_server['product_ids'][1]}",
+                headers={"Authorization": f"Bearer {issued.json()['token']}"},
+            )
+        ).json()
+        placed = await client.post(
+            "/api/v1/public/orders",
+            json={
+                "lines": [{"sku_id": cup["skus"][0]["id"], "quantity": 1}],
+                "address": {"recipient_name": "周杰", "phone": phone, "region": "浙江省",
+                            "city": "杭州市", "detail": "文三路 1 号"},
+            },
+            headers={"Authorization": f"Bearer {issued.json()['token']}"},
+        )  # fmt: skip
+        assert placed.status_code == 201, placed.text
+    async with chromium_page(viewport={"width": 375, "height": 667}) as page:
+        await page.goto(f"{shop_server['base']}/mall/{shop_server['shop_id']}/orders")
+        await expect(page.locator("#llm-login")).to_be_visible()
+        await expect(page.locator(".llm-order")).to_have_count(0)
+        await page.fill("#llm-login [name=phone]", phone)
+        code = await texted_code(page, "#llm-login-code")
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        await page.fill("#llm-login-code .llpc-code", wrong)
+        await page.click("#llm-login-submit")
+        await expect(page.locator("#llm-login-error")).to_contain_text("not right")
+        await page.fill("#llm-login-code .llpc-code", code)
+        await page.click("#llm-login-submit")
+        await expect(page.locator(".llm-order")).to_have_count(1)
+        await expect(page.locator(".llm-order .llm-status")).to_have_text("待支付")
+        await expect(page.locator("#llm-login")).to_be_hidden()
+        # Nothing runs off a 375 px wide screen.
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375
         assert page.problems == []

@@ -25,6 +25,7 @@ from liveloop.models import Base
 from liveloop.shops.service import system_actor
 from tests import factories
 from tests.commerce.payments.test_demo_flow import start_server
+from tests.pages.phone_codes import texted_code
 from tests.pages.test_console_browser import CHROMIUM, HAVE_CHROMIUM, SECRET_KEY, free_port
 from tests.pages.test_live_viewer import chromium_page
 from tests.servers import wait_ready
@@ -144,6 +145,7 @@ async def test_a_friend_joins_pays_and_the_group_is_confirmed(group_server) -> N
         await expect(page.locator("#llg-countdown")).to_have_text(re.compile(r"^\D*23\D+59\D"))
         await page.fill("input[name=recipient_name]", "李娜")
         await page.fill("input[name=phone]", "13911112222")
+        await page.fill("#llg-phone-code .llpc-code", await texted_code(page, "#llg-phone-code"))
         await page.fill("input[name=region]", "广东省")
         await page.fill("input[name=city]", "潮州市")
         await page.fill("input[name=detail]", "凤凰镇 1 号")

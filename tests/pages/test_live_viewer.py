@@ -23,6 +23,7 @@ from liveloop.models import Base
 from liveloop.shops.service import actor_for_staff
 from tests import factories
 from tests.factories.live import make_live_session
+from tests.pages.phone_codes import texted_code
 from tests.pages.test_console_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -397,6 +398,9 @@ async def test_guest_reserves_a_scheduled_session_and_shares_the_room(
         await page.click("#reserve-form button[type=submit]")
         await expect(page.locator("#reserve-error")).to_be_visible()
         await page.fill("#reserve-phone", "13800138000")
+        await page.click("#reserve-form button[type=submit]")
+        await expect(page.locator("#reserve-error")).to_contain_text("Get code")
+        await page.fill("#reserve-code .llpc-code", await texted_code(page, "#reserve-code"))
         await page.click("#reserve-form button[type=submit]")
         await expect(page.locator("#reserve-done")).to_be_visible()
         await expect(page.locator("#reserve-form")).to_be_hidden()

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.pages.phone_codes import texted_code
 from tests.pages.test_checkout_browser import orders_of, shop_server  # noqa: F401  (fixture)
 from tests.pages.test_console_browser import CHROMIUM, HAVE_CHROMIUM
 from tests.pages.test_live_viewer import chromium_page
@@ -70,6 +71,7 @@ async def test_viewer_sees_the_coupon_and_grabs_the_flash_sale(
         form = "#llp-address"
         await page.fill(f"{form} [name=recipient_name]", "李娜")
         await page.fill(f"{form} [name=phone]", "13900002222")
+        await page.fill("#llp-phone-code .llpc-code", await texted_code(page, "#llp-phone-code"))
         await page.fill(f"{form} [name=region]", "浙江省")
         await page.fill(f"{form} [name=city]", "杭州市")
         await page.fill(f"{form} [name=detail]", "文三路 100 号")

@@ -205,6 +205,19 @@ async def get_product(*, session: AsyncSession, shop_id: int, product_id: int) -
     )
 
 
+async def get_products(
+    *, session: AsyncSession, shop_id: int, product_ids: Iterable[int]
+) -> dict[int, Product]:
+    """The shop's products among `product_ids`, by id, with SKUs and images loaded: one query
+    for the products (and one per relationship), however many ids. A deleted product or another
+    shop's id is left out."""
+    wanted = set(product_ids)
+    if not wanted:
+        return {}
+    statement = scoped(Product, shop_id).where(Product.id.in_(wanted))
+    return {product.id: product for product in (await session.execute(statement)).scalars()}
+
+
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"

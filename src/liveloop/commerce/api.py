@@ -30,6 +30,7 @@ from liveloop.shops.service import Actor
 router = APIRouter(prefix="/api/v1", tags=["orders"], dependencies=[Depends(current_actor)])
 
 OrderManager = Annotated[Actor, requires(P.ORDERS_MANAGE)]
+OrderReader = Annotated[Actor, requires(P.ORDERS_READ)]
 ShopManager = Annotated[Actor, requires(P.SHOP_MANAGE)]
 
 
@@ -66,7 +67,7 @@ async def order_detail(session: DbSession, order: Order) -> OrderDetailOut:
 @router.get("/orders", response_model=PageOut[OrderOut])
 async def list_orders(
     session: DbSession,
-    actor: OrderManager,
+    actor: OrderReader,
     filters: Filters,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -80,7 +81,7 @@ async def list_orders(
 
 @router.get("/orders/export.csv", response_class=StreamingResponse)
 async def export_orders(
-    session: DbSession, open_session: SessionOpener, actor: OrderManager, filters: Filters
+    session: DbSession, open_session: SessionOpener, actor: OrderReader, filters: Filters
 ) -> StreamingResponse:
     """The filtered orders as CSV (UTF-8 with BOM, phones masked); the export is audited."""
     await order_queries.start_export(session=session, actor=actor, filters=filters)
@@ -96,7 +97,7 @@ async def export_orders(
 
 
 @router.get("/orders/{order_id}", response_model=OrderDetailOut)
-async def get_order(order_id: int, session: DbSession, actor: OrderManager) -> OrderDetailOut:
+async def get_order(order_id: int, session: DbSession, actor: OrderReader) -> OrderDetailOut:
     order = await orders.get_order(session=session, shop_id=actor.shop_id, order_id=order_id)
     return await order_detail(session, order)
 

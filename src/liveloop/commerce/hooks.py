@@ -40,6 +40,9 @@ HOOK_MODULES = (
     "liveloop.commerce.groupbuy.service",
     "liveloop.commerce.assist.service",
     "liveloop.commerce.affiliates.service",
+    "liveloop.customers.rfm.tasks",
+    "liveloop.customers.points.earning",
+    "liveloop.customers.fission.service",
 )
 
 Handler = Callable[..., Awaitable[Any]]

@@ -73,7 +73,8 @@ async def mall(
 
 @router.get("/mall/{shop_id}/orders", response_class=HTMLResponse)
 async def my_orders(request: Request, shop_id: int, session: DbSession) -> HTMLResponse:
-    """The orders are read by the page with the buyer's saved token (they live on the phone)."""
+    """The orders are read by the page with the buyer's saved token (they live on the phone);
+    without one the page offers to log in with the phone and a texted code (guest token)."""
     shop = await shops_service.get_shop(session=session, shop_id=shop_id)
     return render(
         request,
@@ -83,6 +84,7 @@ async def my_orders(request: Request, shop_id: int, session: DbSession) -> HTMLR
             "shop_id": shop.id,
             "timezone": shop.timezone or DEFAULT_TIMEZONE,
             "checkout_shop_id": shop.id,
+            "guest_token": guest_mall_token(request, shop.id),
             "title": translate(request, N_("My orders")),
         },
     )

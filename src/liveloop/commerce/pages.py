@@ -25,6 +25,7 @@ from liveloop.web.templating import flash, render
 
 router = console_router(prefix="/console/orders")
 Manager = Annotated[Actor, console_requires(P.ORDERS_MANAGE)]
+Reader = Annotated[Actor, console_requires(P.ORDERS_READ)]
 PER_PAGE = 20
 FormErrors = (InvalidInput, Conflict, NotFound)
 
@@ -63,11 +64,33 @@ def page_filter(
     )
 
 
+FILTER_CHOICES = 200  # sessions and products offered in the filter menus (latest first)
+
+
+async def _filter_choices(
+    session: DbSession, shop_id: int
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(id, label) of the latest live sessions and products, for the filter menus."""
+    from liveloop.catalog import service as catalog_service
+    from liveloop.live import service as live_service
+
+    live_sessions = await live_service.list_live_sessions(
+        session=session, shop_id=shop_id, per_page=FILTER_CHOICES
+    )
+    products = await catalog_service.search_products(
+        session=session, shop_id=shop_id, per_page=FILTER_CHOICES
+    )
+    return (
+        [(item.id, item.title) for item in live_sessions.items],
+        [(item.id, item.name) for item in products.items],
+    )
+
+
 @router.get("", response_class=HTMLResponse)
 async def order_list(
     request: Request,
     session: DbSession,
-    actor: Manager,
+    actor: Reader,
     status: str = "",
     live: str = "",
     product: str = "",
@@ -98,11 +121,14 @@ async def order_list(
             session=session, shop_id=actor.shop_id, filters=OrderFilter(), page=1, per_page=PER_PAGE
         )
     counts = await order_queries.status_counts(session=session, shop_id=actor.shop_id)
+    live_sessions, products = await _filter_choices(session, actor.shop_id)
     return render(
         request,
         "commerce/orders.html",
         {
             "form": form,
+            "live_sessions": live_sessions,
+            "products": products,
             "page": result,
             "error": error,
             "counts": counts,
@@ -116,7 +142,7 @@ async def order_list(
 async def export_orders(
     session: DbSession,
     open_session: SessionOpener,
-    actor: Manager,
+    actor: Reader,
     status: str = "",
     live: str = "",
     product: str = "",
@@ -141,10 +167,11 @@ async def export_orders(
 
 @router.get("/{order_id}", response_class=HTMLResponse)
 async def order_detail(
-    request: Request, order_id: int, session: DbSession, actor: Manager
+    request: Request, order_id: int, session: DbSession, actor: Reader
 ) -> HTMLResponse:
     order = await orders.get_order(session=session, shop_id=actor.shop_id, order_id=order_id)
     history = await orders.order_history(session=session, order=order)
+    manages = actor.can(P.ORDERS_MANAGE)  # readers (analysts) see the order, not the actions
     return render(
         request,
         "commerce/order_detail.html",
@@ -152,10 +179,11 @@ async def order_detail(
             "order": order,
             "history": history,
             "statuses": STATUS_TEXT,
-            "can_ship": can_transition(order.status, OrderStatus.SHIPPED)
+            "can_ship": manages
+            and can_transition(order.status, OrderStatus.SHIPPED)
             and order.shipped_at is None,
-            "can_cancel": order.status == OrderStatus.PENDING_PAYMENT.value,
-            "can_complete": order.status == OrderStatus.SHIPPED.value,
+            "can_cancel": manages and order.status == OrderStatus.PENDING_PAYMENT.value,
+            "can_complete": manages and order.status == OrderStatus.SHIPPED.value,
             "title": translate(request, N_("Order %(number)s"), number=order.number),
         },
     )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from liveloop.core.schemas import OutModel, StrictModel
+from liveloop.customers.phone_codes.schemas import PhoneCodeValue
 
 
 class AddressIn(StrictModel):
@@ -18,6 +19,9 @@ class AddressIn(StrictModel):
     district: str = Field("", max_length=100)
     detail: str = Field(min_length=1, max_length=200, description="Street, building, room")
     is_default: bool = False
+    phone_code: PhoneCodeValue | None = Field(
+        None, description="The code texted to `phone`: needed when a guest orders (not saved)"
+    )
 
 
 class AddressOut(OutModel):

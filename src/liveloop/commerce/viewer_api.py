@@ -1,7 +1,8 @@
 """Viewer JSON routes (live room drawer and mall): addresses, cart, quote, orders.
 
 Authentication is the viewer token (`Authorization: Bearer <token>`, see live.viewers). A guest
-token may quote and place an order with a new address: the phone in it resolves to a customer
+token may quote and place an order with a new address whose phone is proven by the code texted
+to it (`address.phone_code`, see customers.phone_codes): the phone resolves to a customer
 (created when unknown) and the response carries a fresh token for that customer, with which
 the page pays and sees its orders.
 """
@@ -13,6 +14,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from liveloop.catalog import service as catalog_service
 from liveloop.commerce import addresses, carts, checkout, orders
@@ -41,7 +43,8 @@ from liveloop.commerce.schemas import (
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import InvalidInput, Unauthenticated
 from liveloop.core.schemas import PageOut
-from liveloop.customers import service as customers_service
+from liveloop.customers.phone_codes.proof import prove_guest_phone, refusal_response
+from liveloop.customers.phone_codes.service import PhoneCodeRejected
 from liveloop.live.viewers import ViewerClaims, read_viewer_token, sign_viewer_token
 
 router = APIRouter(prefix="/api/v1/public", tags=["commerce (viewer)"])
@@ -64,7 +67,7 @@ async def current_buyer(request: Request) -> ViewerClaims:
 async def current_customer(claims: Annotated[ViewerClaims, Depends(current_buyer)]) -> ViewerClaims:
     if claims.customer_id is None:
         raise Unauthenticated(
-            "this needs a customer: place an order with your phone number first",
+            "this needs a customer: log in with your phone number (we text you a code)",
             code="customer_required",
         )
     return claims
@@ -85,7 +88,7 @@ def address_out(address: Address) -> AddressOut:
 
 
 def address_data(data: AddressIn) -> AddressData:
-    return AddressData(**data.model_dump())
+    return AddressData(**data.model_dump(exclude={"phone_code"}))
 
 
 @router.get("/me")
@@ -337,11 +340,15 @@ async def _buyer_for_order(
                 code="address_required",
                 field="address",
             )
-        phone = customers_service.normalize_identity("phone", data.address.phone)
-        resolved = await customers_service.resolve_identities(
-            session=session, shop_id=claims.shop_id, identities=[("phone", phone)]
+        customer_id = await prove_guest_phone(
+            session=session,
+            claims=claims,
+            phone=data.address.phone,
+            code=data.address.phone_code,
+            phone_field="address.phone",
+            code_field="address.phone_code",
         )
-        customer_id, became_customer = resolved[("phone", phone)], True
+        became_customer = True
     address_id = data.address_id
     if data.address is not None:
         address = await addresses.find_or_create_address(
@@ -367,15 +374,19 @@ async def place_order(
     session: DbSession,
     claims: CurrentBuyer,
     idempotency_key: IdempotencyKey = None,
-) -> PlacedOrderOut:
+) -> PlacedOrderOut | JSONResponse:
     """Place an order (Idempotency-Key: a repeat returns the first order). With
     `expected_total_fen` a price change since the quote is a 409 price_changed. A promo code
-    must be an active affiliate's (422 unknown_promo_code)."""
+    must be an active affiliate's (422 unknown_promo_code). A guest proves the address's phone
+    with `address.phone_code` (422 phone_code_required / phone_code_invalid...)."""
     if data.promo_code:
         await affiliates_service.check_promo_code(
             session=session, shop_id=claims.shop_id, code=data.promo_code
         )
-    customer_id, address_id, became_customer = await _buyer_for_order(session, claims, data)
+    try:
+        customer_id, address_id, became_customer = await _buyer_for_order(session, claims, data)
+    except PhoneCodeRejected as refused:
+        return refusal_response(refused)
     expected_prices: dict[int, int] | None = None
     if data.from_cart:
         cart = await carts.get_cart(

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from liveloop.core.bus import Bus, make_bus
 from liveloop.core.database import Database, scoped, utcnow
 from liveloop.core.settings import Settings, get_settings
-from liveloop.live import moderation, outbox
+from liveloop.live import moderation, outbox, promotions
 from liveloop.live import protocol as p
 from liveloop.live import service as live_service
 from liveloop.live.buffer import EventBuffer
@@ -135,6 +135,9 @@ class RoomHub:
             )
             shop_id = live_session.shop_id
             restrictions = await _active_restrictions(session, shop_id, live_session_id)
+            cards = await promotions.load_cards(
+                session=session, shop_id=shop_id, live_session_id=live_session_id
+            )
         figures = self._figures_for(live_session_id)
         await figures.seed(
             like_total=int(state.get("like_total") or 0),
@@ -152,6 +155,7 @@ class RoomHub:
         )
         room.word_filter = word_filter
         room.restrictions.items = restrictions
+        room.promotions = promotions.RoomPromotions(cards)
         room.start()
         self.rooms[live_session_id] = room
         self._readers[live_session_id] = asyncio.create_task(

@@ -49,18 +49,13 @@ async def lineup_ids_of(
 
 
 async def get_lineup(*, session: AsyncSession, live_session: LiveSession) -> list[Product]:
-    """The line-up's products in order (a product deleted since is left out)."""
-    products = []
-    for product_id in await lineup_ids(session=session, live_session=live_session):
-        try:
-            products.append(
-                await catalog_service.get_product(
-                    session=session, shop_id=live_session.shop_id, product_id=product_id
-                )
-            )
-        except NotFound:
-            continue
-    return products
+    """The line-up's products in order (a product deleted since is left out), loaded together:
+    the public room info and every room opening read it."""
+    ids = await lineup_ids(session=session, live_session=live_session)
+    found = await catalog_service.get_products(
+        session=session, shop_id=live_session.shop_id, product_ids=ids
+    )
+    return [found[product_id] for product_id in ids if product_id in found]
 
 
 def _sku_name(specs: dict[str, Any], code: str) -> str:

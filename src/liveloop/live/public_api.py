@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import InvalidInput, Unauthenticated
-from liveloop.customers import service as customers_service
+from liveloop.customers.phone_codes.proof import prove_guest_phone, refusal_response
+from liveloop.customers.phone_codes.service import PhoneCodeRejected
 from liveloop.live import service
 from liveloop.live.models import LiveSession
 from liveloop.live.schemas import PublicReservationRequest, PublicTokenRequest
@@ -103,9 +104,25 @@ async def get_room(live_session: Room, session: DbSession) -> Any:
 
 @router.post("/{code}/token", response_class=HtmlSafeJSONResponse)
 async def guest_token(
-    data: PublicTokenRequest, live_session: Room, session: DbSession, request: Request
+    code: str, data: PublicTokenRequest, session: DbSession, request: Request
 ) -> Any:
-    """A guest's token (by device id) and the room, in one round trip."""
+    """A guest's token (by device id) and the room, in one round trip. Rate limited per client
+    address and per device (429 `rate_limited` with `retry_after_s` and a Retry-After header)."""
+    from liveloop.live import token_limits
+
+    try:
+        await token_limits.check_guest_token(
+            store=token_limits.window_for(request.app.state.settings.redis_url),
+            client_ip=request.client.host if request.client else None,
+            device_id=data.device_id,
+        )
+    except token_limits.TokenRateLimited as refused:
+        return JSONResponse(
+            refused.as_dict(),
+            status_code=refused.status_code,
+            headers={"Retry-After": str(refused.retry_after_s)},
+        )
+    live_session = await room_by_code(code, session)  # after the limit: guessing codes counts
     token, claims = await service.issue_viewer_token(
         session=session,
         settings=request.app.state.settings,
@@ -132,8 +149,9 @@ async def reserve(
     session: DbSession,
     request: Request,
 ) -> Any:
-    """预约. A guest gives a mainland mobile number and becomes (or is found as) a customer;
-    the answer then carries a new token naming that customer."""
+    """预约. A guest gives a mainland mobile number, proven by the code texted to it
+    (`phone_code`), and becomes (or is found as) a customer; the answer then carries a new
+    token naming that customer."""
     claims = viewer_claims(request, live_session)
     customer_id = claims.customer_id
     new_token = None
@@ -144,10 +162,17 @@ async def reserve(
                 code="phone_required",
                 field="phone",
             )
-        resolved = await customers_service.resolve_identities(
-            session=session, shop_id=live_session.shop_id, identities=[("phone", data.phone)]
-        )
-        customer_id = resolved[("phone", data.phone)]
+        try:
+            customer_id = await prove_guest_phone(
+                session=session,
+                claims=claims,
+                phone=data.phone,
+                code=data.phone_code,
+                phone_field="phone",
+                code_field="phone_code",
+            )
+        except PhoneCodeRejected as refused:
+            return refusal_response(refused)
         new_token, claims = await service.issue_viewer_token(
             session=session,
             settings=request.app.state.settings,

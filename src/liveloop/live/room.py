@@ -23,6 +23,8 @@ import structlog
 
 from liveloop.live import protocol as p
 from liveloop.live.presence import Counts, RoomFigures
+from liveloop.live.promotions import MESSAGE_TYPES as PROMOTION_MESSAGES
+from liveloop.live.promotions import RoomPromotions
 from liveloop.live.viewers import ViewerClaims
 
 if TYPE_CHECKING:
@@ -152,6 +154,8 @@ class Room:
         self.id = live_session_id
         self.shop_id = shop_id
         self.state = state  # the snapshot state, kept current by the messages that pass
+        # Promotion cards on show: apart from `state`, which a reload from the database replaces.
+        self.promotions = RoomPromotions()
         self.figures = figures
         self.channel = f"room:{live_session_id}"
         self.word_filter: Any = None
@@ -234,6 +238,7 @@ class Room:
             online=self._counts.online or len(self.key_counts),
             peak=max(self._counts.peak, len(self.key_counts)),
             total=self._counts.total,
+            promotions=self.promotions.current(),
         )
         return {"type": "snapshot", "state": state}
 
@@ -385,7 +390,9 @@ class Room:
     def _apply(self, msg: dict[str, Any]) -> None:
         """Keep the snapshot state current with the control messages that pass."""
         kind, state = msg.get("type"), self.state
-        if kind == "announcement":
+        if kind in PROMOTION_MESSAGES:
+            self.promotions.apply(msg)
+        elif kind == "announcement":
             state["announcement"] = msg.get("text", "")
         elif kind == "pinned":
             state["pinned"] = msg.get("message")

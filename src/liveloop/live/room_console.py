@@ -105,6 +105,15 @@ async def anchor_console(
         session=session, shop_id=actor.shop_id, live_session_id=live_session_id
     )
     snapshot = await live_service.room_snapshot(session=session, live_session=live_session)
+    from liveloop.commerce.groupbuy import service as groupbuy_service
+
+    group_buys = [
+        campaign
+        for campaign in await groupbuy_service.open_campaigns(
+            session=session, shop_id=actor.shop_id
+        )
+        if campaign.live_session_id in (None, live_session.id)
+    ]
     config: dict[str, Any] = {
         "live_session_id": live_session.id,
         "status": live_session.status,
@@ -124,6 +133,7 @@ async def anchor_console(
             "live": live_session,
             "snapshot": snapshot,
             "lineup": snapshot.get("lineup") or [],
+            "group_buys": group_buys,
             "status_labels": {key: translate(request, text) for key, text in STATUS_LABELS.items()},
             "config": config,
             "title": live_session.title,

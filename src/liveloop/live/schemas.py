@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from liveloop.core.schemas import OutModel, StrictModel
+from liveloop.customers.phone_codes.schemas import PhoneCodeValue
 from liveloop.live.models import EntryChannel, LiveStatus, WordAction
 
 MAX_LINEUP = 100
@@ -252,6 +253,9 @@ class PublicTokenRequest(StrictModel):
 
 class PublicReservationRequest(StrictModel):
     phone: str | None = Field(None, max_length=32, description="Needed when the viewer is a guest.")
+    phone_code: PhoneCodeValue | None = Field(
+        None, description="The code texted to `phone` (a guest proves the phone)"
+    )
 
 
 class ShareOut(StrictModel):

@@ -258,3 +258,45 @@ async def test_a_stored_notification_left_unapplied_is_picked_up(
     assert (shop.id, note.id) not in await service.unprocessed_notifications(
         session=session, older_than=dt.timedelta(seconds=30)
     )
+
+
+async def test_a_notification_that_keeps_failing_does_not_block_the_others(
+    session, shop, order, settings, monkeypatch
+) -> None:
+    payment = await pay(session, shop, order)
+    headers, body = demo_notification(settings, payment)
+    poison = await service.store_notification(
+        session=session, shop_id=shop.id, provider="demo", headers=headers, body=body
+    )
+    good = await service.store_notification(
+        session=session, shop_id=shop.id, provider="demo", headers=headers, body=body
+    )
+    poison.received_at = good.received_at = utcnow() - dt.timedelta(minutes=1)
+    await session.flush()
+    real_provider_for = service.accounts.provider_for
+
+    def crash_on_poison(*, session, shop_id, provider):  # type: ignore[no-untyped-def]
+        if crashing:
+            raise RuntimeError("a bug while applying")
+        return real_provider_for(session=session, shop_id=shop_id, provider=provider)
+
+    crashing = True
+    monkeypatch.setattr(service.accounts, "provider_for", crash_on_poison)
+    # Both crash: each failure is counted (not rolled back with the attempt) and the job goes on.
+    assert await tasks.reprocess_notifications.run(session=session) == 2
+    await session.refresh(poison)
+    assert poison.attempts == 1 and poison.status == "received"
+    poison.attempts = service.MAX_NOTIFICATION_ATTEMPTS - 1
+    await session.flush()
+    assert await tasks.reprocess_notifications.run(session=session) == 2
+    await session.refresh(poison)
+    assert poison.attempts == service.MAX_NOTIFICATION_ATTEMPTS
+    due = await service.unprocessed_notifications(
+        session=session, older_than=dt.timedelta(seconds=30)
+    )
+    assert (shop.id, poison.id) not in due  # left for a person
+    crashing = False
+    assert await tasks.reprocess_notifications.run(session=session) == 1  # only the good one
+    await session.refresh(good)
+    await session.refresh(order)
+    assert good.status == "applied" and order.status == "paid"

@@ -27,6 +27,9 @@ from liveloop.core.database import paginate
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import NotFound
 from liveloop.core.schemas import OutModel, PageOut, StrictModel
+from liveloop.customers.phone_codes.proof import prove_guest_phone, refusal_response
+from liveloop.customers.phone_codes.schemas import PhoneCodeValue
+from liveloop.customers.phone_codes.service import PhoneCodeRejected
 from liveloop.live.viewers import ViewerClaims, sign_viewer_token
 from liveloop.shops.auth import current_actor, requires
 from liveloop.shops.permissions import Permission as P
@@ -132,9 +135,11 @@ class AssistTokenIn(StrictModel):
 
 
 class IdentifyIn(StrictModel):
-    """A guest names themselves by phone (as at checkout); a customer token needs nothing."""
+    """A guest names themselves by phone, proven by the code texted to it (as at checkout); a
+    customer token needs neither."""
 
     phone: Annotated[str | None, Field(min_length=5, max_length=32)] = None
+    phone_code: PhoneCodeValue | None = None
     name: Annotated[str, Field(max_length=50)] = ""
 
 
@@ -169,14 +174,14 @@ async def _identify(
         return claims.customer_id, None
     if not data.phone:
         return None, None
-    from liveloop.customers import service as customers_service
-    from liveloop.customers.identities import normalize_identity
-
-    phone = normalize_identity("phone", data.phone)
-    resolved = await customers_service.resolve_identities(
-        session=session, shop_id=claims.shop_id, identities=[("phone", phone)]
+    customer_id = await prove_guest_phone(
+        session=session,
+        claims=claims,
+        phone=data.phone,
+        code=data.phone_code,
+        phone_field="phone",
+        code_field="phone_code",
     )
-    customer_id = resolved[("phone", phone)]
     token = sign_viewer_token(
         request.app.state.settings,
         dataclasses.replace(claims, customer_id=customer_id, name=data.name or claims.name),
@@ -207,7 +212,10 @@ async def start_assist(
     session: DbSession,
     claims: CurrentBuyer,
 ) -> AssistStarted | JSONResponse:
-    customer_id, token = await _identify(request, session, claims, data)
+    try:
+        customer_id, token = await _identify(request, session, claims, data)
+    except PhoneCodeRejected as refused:
+        return refusal_response(refused)
     if customer_id is None:
         return JSONResponse(
             {
@@ -247,7 +255,10 @@ async def help_assist(
     """Help once. A refused help is a 409 whose code says why (self_help, already_helped,
     device_used, not_new_customer, helper_cap, assist_closed, no_customer); it is recorded,
     so this route returns the error instead of raising it (raising would roll it back)."""
-    customer_id, token = await _identify(request, session, claims, data)
+    try:
+        customer_id, token = await _identify(request, session, claims, data)
+    except PhoneCodeRejected as refused:
+        return refusal_response(refused)
     outcome = await service.help_assist(
         session=session,
         shop_id=claims.shop_id,
@@ -291,9 +302,12 @@ async def redeem(
     session: DbSession,
     claims: CurrentBuyer,
     idempotency_key: IdempotencyKey = None,
-) -> RedeemOut:
+) -> RedeemOut | JSONResponse:
     """The owner of a completed price-cut assist orders the SKU at the target price (once)."""
-    customer_id, new_address_id, became = await identify_buyer(session, claims, data.address)
+    try:
+        customer_id, new_address_id, became = await identify_buyer(session, claims, data.address)
+    except PhoneCodeRejected as refused:
+        return refusal_response(refused)
     order = await service.redeem_price_cut(
         session=session,
         shop_id=claims.shop_id,

@@ -7,7 +7,8 @@ Buying is one reservation then one order, in the buyer's transaction:
    active) and the buyer's row in `flash_buyers` by a conditional upsert (`≤ limit`) — the
    database guard, and the only guard on the SQL path;
 3. `orders.place_order(kind="flash", price_overrides, stock_already_reserved=True)` and a
-   `flash_reservations` row tying the units to the order.
+   `flash_reservations` row tying the units to the order (the order is placed before the
+   UPDATE of step 2, so that the sale row is locked for the shortest time).
 If anything in 2–3 fails the Redis units go back at once; a process that dies in between is
 repaired by `reconcile_flash_sale` (the database is the truth). An order released before
 payment gives its units back through the "order_released" hook.
@@ -19,6 +20,8 @@ import asyncio
 import datetime as dt
 import secrets
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -350,6 +353,8 @@ async def _load_counters(session: AsyncSession, counters: FlashCounters, sale: F
 
 
 async def _terms_from_db(session: AsyncSession, sale: FlashSale) -> SaleTerms:
+    from liveloop.commerce.models import IdempotencyRecord
+
     await session.refresh(sale)
     buyers = dict(
         (
@@ -360,6 +365,23 @@ async def _terms_from_db(session: AsyncSession, sale: FlashSale) -> SaleTerms:
             )
         ).all()
     )
+    # The Idempotency-Keys that bought in this sale, so that Redis answers their repeats.
+    keys = (
+        await session.execute(
+            select(FlashReservation.customer_id, IdempotencyRecord.key, FlashReservation.token)
+            .join(
+                IdempotencyRecord,
+                (IdempotencyRecord.resource_id == FlashReservation.order_id)
+                & (IdempotencyRecord.shop_id == FlashReservation.shop_id),
+            )
+            .where(
+                FlashReservation.flash_sale_id == sale.id,
+                FlashReservation.shop_id == sale.shop_id,
+                IdempotencyRecord.resource_type == "order",
+                IdempotencyRecord.scope.startswith("flash:"),
+            )
+        )
+    ).all()
     return SaleTerms(
         shop_id=sale.shop_id,
         sale_id=sale.id,
@@ -369,6 +391,7 @@ async def _terms_from_db(session: AsyncSession, sale: FlashSale) -> SaleTerms:
         ends_at=sale.ends_at,
         active=sale.status == FlashSaleStatus.ACTIVE.value,
         buyers=buyers,
+        keys={redis_lua.key_field(customer, key): token for customer, key, token in keys},
     )
 
 
@@ -391,6 +414,28 @@ def _known_sold_out(shop_id: int, flash_sale_id: int) -> bool:
     return until is not None and time.monotonic() < until
 
 
+DB_GATE = 8  # buyers of one sale in the database at once, per process (below the pool size)
+_gates: dict[tuple[int, int], tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, list[int]]] = {}
+
+
+@asynccontextmanager
+async def _sale_gate(shop_id: int, flash_sale_id: int) -> AsyncIterator[None]:
+    loop = asyncio.get_running_loop()
+    key = (shop_id, flash_sale_id)
+    entry = _gates.get(key)
+    if entry is None or entry[0] is not loop:  # (a semaphore belongs to one event loop)
+        entry = _gates[key] = (loop, asyncio.Semaphore(DB_GATE), [0])
+    _, gate, users = entry
+    users[0] += 1
+    try:
+        async with gate:
+            yield
+    finally:
+        users[0] -= 1
+        if users[0] == 0 and _gates.get(key) is entry:
+            del _gates[key]
+
+
 async def _reserve_in_redis(
     session: AsyncSession,
     counters: FlashCounters,
@@ -401,51 +446,55 @@ async def _reserve_in_redis(
     quantity: int,
     token: str,
     now: dt.datetime,
-) -> FlashSale | None:
-    """Take the units in Redis. Refusals raise without reading the database (sold out is
-    the hot path); the sale is loaded only to fill missing counters or to word an error."""
-    result = await counters.reserve(
-        shop_id=shop_id,
-        sale_id=flash_sale_id,
-        customer_id=customer_id,
-        quantity=quantity,
-        token=token,
-        now=now,
-    )
-    if result.code == redis_lua.NOT_LOADED:
-        # One load per sale and process at a time: a burst that finds the counters missing
-        # (Redis restarted) waits for one database read instead of each doing its own.
-        key = (shop_id, flash_sale_id)
-        async with _loading_locks.setdefault(key, asyncio.Lock()):
-            # The buyers queued behind the one that loaded go straight on (no round trip each).
-            fresh = time.monotonic() - _loaded_at.get(key, -60.0) < 5.0
-            if not fresh and await counters.version(shop_id=shop_id, sale_id=flash_sale_id) is None:
-                sale = await get_flash_sale(
-                    session=session, shop_id=shop_id, flash_sale_id=flash_sale_id
-                )
-                await _load_counters(session, counters, sale)
-            _loaded_at[key] = time.monotonic()
-        result = await counters.reserve(
+    key: str | None,
+) -> redis_lua.Reserved:
+    """Take the units in Redis (OK), or the refusal, or REPLAY; the database is read only
+    when the sale's counters are missing (to load them)."""
+
+    async def reserve() -> redis_lua.Reserved:
+        return await counters.reserve(
             shop_id=shop_id,
             sale_id=flash_sale_id,
             customer_id=customer_id,
             quantity=quantity,
             token=token,
             now=now,
+            key=key,
         )
-    if result.code == redis_lua.OK:
-        return None
-    if result.code in (redis_lua.NOT_STARTED, redis_lua.LIMIT_REACHED):
-        sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
-        raise _refusal(
-            sale.id,
-            result.code,
-            quantity=quantity,
-            value=result.value,
-            limit=sale.per_customer_limit,
-            starts_at=sale.starts_at,
-        )
-    raise _refusal(flash_sale_id, result.code, quantity=quantity, value=result.value)
+
+    result = await reserve()
+    if result.code == redis_lua.NOT_LOADED:
+        # One load per sale and process at a time: a burst that finds the counters missing
+        # (Redis restarted) waits for one database read instead of each doing its own.
+        loaded = (shop_id, flash_sale_id)
+        async with _loading_locks.setdefault(loaded, asyncio.Lock()):
+            # The buyers queued behind the one that loaded go straight on (no round trip each).
+            fresh = time.monotonic() - _loaded_at.get(loaded, -60.0) < 5.0
+            if not fresh and await counters.version(shop_id=shop_id, sale_id=flash_sale_id) is None:
+                sale = await get_flash_sale(
+                    session=session, shop_id=shop_id, flash_sale_id=flash_sale_id
+                )
+                await _load_counters(session, counters, sale)
+            _loaded_at[loaded] = time.monotonic()
+        result = await reserve()
+    if result.code == redis_lua.NOT_LOADED:  # the sale is not this shop's, or was deleted
+        await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
+        raise _refusal(flash_sale_id, redis_lua.ENDED, quantity=quantity)
+    return result
+
+
+def _redis_refusal(flash_sale_id: int, result: redis_lua.Reserved, quantity: int) -> LiveLoopError:
+    starts_at = None
+    if result.code == redis_lua.NOT_STARTED:
+        starts_at = dt.datetime.fromtimestamp(result.extra / 1000, tz=dt.UTC)
+    return _refusal(
+        flash_sale_id,
+        result.code,
+        quantity=quantity,
+        value=result.value,
+        limit=result.extra,
+        starts_at=starts_at,
+    )
 
 
 async def buy_flash_sale(
@@ -463,7 +512,12 @@ async def buy_flash_sale(
     idempotency_key: str | None = None,
 ) -> Any:
     """Reserve `quantity` units for the customer and place the flash order (pending
-    payment). Refusals: sold_out, flash_limit_reached, flash_not_started, flash_ended."""
+    payment). Refusals: sold_out, flash_limit_reached, flash_not_started, flash_ended.
+
+    A refusal costs no database work: from this process's sold-out memory, or from one
+    (batched) Redis call. With an Idempotency-Key, a repeat returns the first order: Redis
+    knows each key that took units in the sale, and only such a key, or a refused buyer who
+    holds units (a double click still in flight), is looked up in the database."""
     if quantity < 1:
         raise InvalidInput(
             f"quantity must be at least 1 (got {quantity})",
@@ -472,22 +526,25 @@ async def buy_flash_sale(
         )
     from liveloop.commerce import idempotency, orders
 
-    claim = await idempotency.claim_key(
-        session=session,
-        shop_id=shop_id,
-        scope=f"flash:{customer_id}",
-        key=idempotency_key,
-        body={"flash_sale_id": flash_sale_id, "quantity": quantity, "address_id": address_id},
-    )
-    if claim.replay_id is not None:  # a double click: the first order, no second reservation
-        return await orders.get_order(session=session, shop_id=shop_id, order_id=claim.replay_id)
+    key = idempotency.check_key(idempotency_key)
+    body = {"flash_sale_id": flash_sale_id, "quantity": quantity, "address_id": address_id}
+    scope = f"flash:{customer_id}"
+
+    async def claim_key() -> idempotency.KeyClaim:
+        # Inserted before the work: a concurrent duplicate waits for the first one's commit.
+        return await idempotency.claim_key(
+            session=session, shop_id=shop_id, scope=scope, key=key, body=body
+        )
+
+    claim = idempotency.KeyClaim(record_id=None, replay_id=None)
     now = utcnow()
     token = secrets.token_hex(16)
-    if _known_sold_out(shop_id, flash_sale_id):
+    if key is None and _known_sold_out(shop_id, flash_sale_id):
         raise _refusal(flash_sale_id, redis_lua.SOLD_OUT, quantity=quantity)
+    reserved = False
     if counters is not None:
         try:
-            await _reserve_in_redis(
+            result = await _reserve_in_redis(
                 session,
                 counters,
                 shop_id=shop_id,
@@ -496,77 +553,165 @@ async def buy_flash_sale(
                 quantity=quantity,
                 token=token,
                 now=now,
+                key=key,
             )
-        except Conflict as error:
-            if error.code == "sold_out":
-                _remember_sold_out(shop_id, flash_sale_id)
-            raise
         except RedisError as error:
             # Redis down or overloaded: the database guard alone still never oversells (the
             # counters drift and the reconciliation job puts them right).
             log.warning("flash_redis_unavailable", error=repr(error), flash_sale_id=flash_sale_id)
             counters = None
-    try:
-        sale = await get_flash_sale(session=session, shop_id=shop_id, flash_sale_id=flash_sale_id)
-        _check_open(sale, now, quantity)
-        if counters is None and sale.sold_count + quantity > sale.quantity:
-            # Fast refusal without waiting for the sale row's lock; the UPDATE below is the guard.
-            raise _refusal(sale.id, redis_lua.SOLD_OUT, quantity=quantity, value=sale.remaining)
-        async with session.begin_nested():
-            remaining = await _take_units_in_db(
-                session, sale, customer_id=customer_id, quantity=quantity, now=now
-            )
-            order = await _place_flash_order(
-                session,
-                sale,
-                customer_id=customer_id,
-                quantity=quantity,
-                address_id=address_id,
-                live_session_id=live_session_id or sale.live_session_id,
-                source_code=source_code,
-                share_code=share_code,
-            )
-            session.add(
-                FlashReservation(
-                    shop_id=shop_id,
-                    flash_sale_id=sale.id,
-                    customer_id=customer_id,
-                    order_id=order.id,
-                    quantity=quantity,
-                    token=token,
+        else:
+            reserved = result.code == redis_lua.OK
+            if result.code == redis_lua.SOLD_OUT:
+                _remember_sold_out(shop_id, flash_sale_id)
+            if (
+                not reserved
+                and key is not None
+                and (result.code == redis_lua.REPLAY or result.held > 0)
+            ):
+                # This key took units here, or the buyer holds some (the first click of a
+                # double click may still be in flight): the database has the answer.
+                replay_id = await _first_result(
+                    session, claim_key, wait=result.code == redis_lua.REPLAY
                 )
+                if replay_id is not None:
+                    return await orders.get_order(
+                        session=session, shop_id=shop_id, order_id=replay_id
+                    )
+                if result.code == redis_lua.REPLAY:  # the first request is taking long
+                    raise Conflict(
+                        f"a request with Idempotency-Key {key!r} is still being processed; "
+                        "retry shortly",
+                        code="idempotency_in_progress",
+                        field="Idempotency-Key",
+                    )
+            if not reserved:
+                raise _redis_refusal(flash_sale_id, result, quantity)
+    try:
+        # At most DB_GATE buyers of a sale at a time in the database (per process): the others
+        # wait here, not for a pooled connection (no pool timeouts in a burst), and on the
+        # SQL path a buyer let in after the sell-out is refused from memory.
+        async with _sale_gate(shop_id, flash_sale_id):
+            if counters is None and key is None and _known_sold_out(shop_id, flash_sale_id):
+                raise _refusal(flash_sale_id, redis_lua.SOLD_OUT, quantity=quantity)
+            if key is not None and claim.record_id is None:
+                claim = await claim_key()
+                if claim.replay_id is not None:  # a double click: the first order, no second one
+                    if reserved and counters is not None:
+                        await _cancel_in_redis(
+                            counters, shop_id, flash_sale_id, customer_id, quantity, token
+                        )
+                        reserved = False
+                    return await orders.get_order(
+                        session=session, shop_id=shop_id, order_id=claim.replay_id
+                    )
+                if counters is None and _known_sold_out(shop_id, flash_sale_id):
+                    raise _refusal(flash_sale_id, redis_lua.SOLD_OUT, quantity=quantity)
+            sale = await get_flash_sale(
+                session=session, shop_id=shop_id, flash_sale_id=flash_sale_id
             )
-            await session.flush()
-            await idempotency.complete_key(
-                session=session, claim=claim, resource_type="order", resource_id=order.id
-            )
+            _check_open(sale, now, quantity)
+            if counters is None and sale.sold_count + quantity > sale.quantity:
+                # Fast refusal without waiting for the sale row's lock; the UPDATE below is the guard.
+                raise _refusal(sale.id, redis_lua.SOLD_OUT, quantity=quantity, value=sale.remaining)
+            # The order first, the units last: on PostgreSQL the sale row stays locked from the
+            # conditional UPDATE to the commit, so that stretch holds as few statements as it can.
+            async with session.begin_nested():
+                order = await _place_flash_order(
+                    session,
+                    sale,
+                    customer_id=customer_id,
+                    quantity=quantity,
+                    address_id=address_id,
+                    live_session_id=live_session_id or sale.live_session_id,
+                    source_code=source_code,
+                    share_code=share_code,
+                )
+                await _record_reserved_event(
+                    session, sale, customer_id=customer_id, quantity=quantity, order=order
+                )
+                await idempotency.complete_key(
+                    session=session, claim=claim, resource_type="order", resource_id=order.id
+                )
+                remaining = await _take_units_in_db(
+                    session, sale, customer_id=customer_id, quantity=quantity, now=now
+                )
+                session.add(
+                    FlashReservation(
+                        shop_id=shop_id,
+                        flash_sale_id=sale.id,
+                        customer_id=customer_id,
+                        order_id=order.id,
+                        quantity=quantity,
+                        token=token,
+                    )
+                )
+                await session.flush()
     except BaseException as error:
         if isinstance(error, Conflict) and error.code == "sold_out":
             _remember_sold_out(shop_id, flash_sale_id)
-        if counters is not None:
-            try:
-                await counters.cancel(
-                    shop_id=shop_id,
-                    sale_id=flash_sale_id,
-                    customer_id=customer_id,
-                    quantity=quantity,
-                    token=token,
-                )
-            except RedisError as redis_error:  # the pending token is settled by reconcile
-                log.warning("flash_cancel_failed", error=repr(redis_error), token=token)
+        if reserved and counters is not None:
+            await _cancel_in_redis(counters, shop_id, flash_sale_id, customer_id, quantity, token)
         raise
     # The loaded row in step with the UPDATE (set only now: a rolled-back savepoint keeps it).
     attributes.set_committed_value(sale, "sold_count", sale.quantity - remaining)
     if counters is not None:
+        confirming = counters
         after_commit(
             session,
-            in_background(lambda: counters.confirm(shop_id=shop_id, sale_id=sale.id, token=token)),
+            in_background(
+                lambda: confirming.confirm(shop_id=shop_id, sale_id=sale.id, token=token)
+            ),
         )
     announce_stock(session, sale, remaining)
-    await _record_reserved_event(
-        session, sale, customer_id=customer_id, quantity=quantity, order=order
-    )
     return order
+
+
+REPLAY_WAIT = 5.0  # seconds a repeat waits for the first request's order to be committed
+
+
+async def _first_result(
+    session: AsyncSession, claim_key: Callable[[], Awaitable[Any]], *, wait: bool
+) -> int | None:
+    """The order id of the key's first request, if it has one. Redis said the key took units
+    (`wait`): the first request may not have written its key row yet (it does so just after
+    its reservation), so the row this one inserts is taken back and the claim tried again
+    until the first one's row is there (the insert then waits for its commit)."""
+    deadline = time.monotonic() + REPLAY_WAIT
+    while True:
+        savepoint = await session.begin_nested()
+        claim = await claim_key()
+        if claim.replay_id is not None:
+            await savepoint.commit()
+            return int(claim.replay_id)
+        await savepoint.rollback()  # no first result: this row must not block the first one
+        if not wait or time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(0.02)
+
+
+async def _cancel_in_redis(
+    counters: FlashCounters,
+    shop_id: int,
+    flash_sale_id: int,
+    customer_id: int,
+    quantity: int,
+    token: str,
+) -> None:
+    """A Redis reservation that will not become an order: its units come back at once (and
+    this process forgets that the sale was sold out: the next buyer may have them)."""
+    try:
+        await counters.cancel(
+            shop_id=shop_id,
+            sale_id=flash_sale_id,
+            customer_id=customer_id,
+            quantity=quantity,
+            token=token,
+        )
+    except RedisError as redis_error:  # the pending token is settled by reconcile
+        log.warning("flash_cancel_failed", error=repr(redis_error), token=token)
+        return
+    _sold_out_until.pop((shop_id, flash_sale_id), None)
 
 
 async def _place_flash_order(

@@ -1,8 +1,8 @@
 """Viewer JSON routes of flash sales: the card, and buying (reservation then order).
 
 Authentication is the viewer token. Buying takes an `Idempotency-Key` (a double click is one
-order). A guest buys with a new address holding a phone number and becomes a customer, as in
-the normal checkout."""
+order). A guest buys with a new address holding a phone number proven by a texted code
+(`address.phone_code`) and becomes a customer, as in the normal checkout."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
 
 from liveloop.commerce.flash import service
 from liveloop.commerce.flash.schemas import FlashBuyIn
@@ -17,6 +18,8 @@ from liveloop.commerce.schemas import OrderOut, PlacedOrderOut
 from liveloop.commerce.viewer_api import CurrentBuyer, _buyer_for_order
 from liveloop.core.database import utcnow
 from liveloop.core.deps import DbSession
+from liveloop.customers.phone_codes.proof import refusal_response
+from liveloop.customers.phone_codes.service import PhoneCodeRejected
 from liveloop.live.viewers import sign_viewer_token
 
 router = APIRouter(prefix="/api/v1/public", tags=["flash sales (viewer)"])
@@ -43,10 +46,13 @@ async def buy(
     session: DbSession,
     claims: CurrentBuyer,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> PlacedOrderOut:
+) -> PlacedOrderOut | JSONResponse:
     """Reserve and order. 409 sold_out / flash_limit_reached / flash_not_started /
     flash_ended, answered from Redis without touching the database when Redis is set up."""
-    customer_id, address_id, became_customer = await _buyer_for_order(session, claims, data)  # type: ignore[arg-type]
+    try:
+        customer_id, address_id, became_customer = await _buyer_for_order(session, claims, data)  # type: ignore[arg-type]
+    except PhoneCodeRejected as refused:
+        return refusal_response(refused)
     settings = request.app.state.settings
     order = await service.buy_flash_sale(
         session=session,

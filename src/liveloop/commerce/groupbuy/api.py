@@ -7,6 +7,7 @@ import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from liveloop.commerce import addresses
@@ -31,6 +32,8 @@ from liveloop.core.database import paginate
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import InvalidInput, NotFound
 from liveloop.core.schemas import OutModel, PageOut, StrictModel
+from liveloop.customers.phone_codes.proof import prove_guest_phone, refusal_response
+from liveloop.customers.phone_codes.service import PhoneCodeRejected
 from liveloop.live.viewers import ViewerClaims, sign_viewer_token
 from liveloop.shops.auth import current_actor, requires
 from liveloop.shops.permissions import Permission as P
@@ -43,6 +46,7 @@ console = APIRouter(
 public = APIRouter(prefix="/api/v1/public", tags=["group buy (viewer)"])
 
 Manager = Annotated[Actor, requires(P.ORDERS_MANAGE)]
+LiveManager = Annotated[Actor, requires(P.LIVE_MANAGE)]  # showing one in a room: the anchor's
 ShopManager = Annotated[Actor, requires(P.SHOP_MANAGE)]
 PageNumber = Annotated[int, Query(ge=1)]
 PerPage = Annotated[int, Query(ge=1, le=200)]
@@ -106,6 +110,32 @@ async def update_campaign(
 @console.post("/{group_buy_id}/end", response_model=CampaignOut)
 async def end_campaign(group_buy_id: int, session: DbSession, actor: Manager) -> CampaignOut:
     campaign = await service.end_campaign(session=session, actor=actor, campaign_id=group_buy_id)
+    return CampaignOut.model_validate(campaign)
+
+
+class RoomIn(StrictModel):
+    live_session_id: int
+
+
+@console.post("/{group_buy_id}/push", response_model=CampaignOut)
+async def push_to_live(
+    group_buy_id: int, data: RoomIn, session: DbSession, actor: LiveManager
+) -> CampaignOut:
+    """Show the group buy's card in a live room (`group_buy_push`)."""
+    campaign = await service.push_campaign_to_live(
+        session=session, actor=actor, campaign_id=group_buy_id, live_session_id=data.live_session_id
+    )
+    return CampaignOut.model_validate(campaign)
+
+
+@console.post("/{group_buy_id}/withdraw", response_model=CampaignOut)
+async def withdraw_from_live(
+    group_buy_id: int, data: RoomIn, session: DbSession, actor: LiveManager
+) -> CampaignOut:
+    """Take the card down from its room: the campaign ends (open groups run to their deadline)."""
+    campaign = await service.withdraw_campaign_from_live(
+        session=session, actor=actor, campaign_id=group_buy_id, live_session_id=data.live_session_id
+    )
     return CampaignOut.model_validate(campaign)
 
 
@@ -219,10 +249,8 @@ async def identify_buyer(
     session: DbSession, claims: ViewerClaims, address: AddressIn | None
 ) -> tuple[int, int | None, bool]:
     """(customer id, address id of `address`, whether a guest became a customer): a guest is
-    turned into a customer by the phone in the address, as at checkout."""
-    from liveloop.customers import service as customers_service
-    from liveloop.customers.identities import normalize_identity
-
+    turned into a customer by the phone in the address, proven by `address.phone_code` as at
+    checkout (PhoneCodeRejected: answer it with `refusal_response`)."""
     customer_id, became = claims.customer_id, False
     if customer_id is None:
         if address is None:
@@ -231,18 +259,22 @@ async def identify_buyer(
                 code="address_required",
                 field="address",
             )
-        phone = normalize_identity("phone", address.phone)
-        resolved = await customers_service.resolve_identities(
-            session=session, shop_id=claims.shop_id, identities=[("phone", phone)]
+        customer_id = await prove_guest_phone(
+            session=session,
+            claims=claims,
+            phone=address.phone,
+            code=address.phone_code,
+            phone_field="address.phone",
+            code_field="address.phone_code",
         )
-        customer_id, became = resolved[("phone", phone)], True
+        became = True
     address_id = None
     if address is not None:
         saved = await addresses.find_or_create_address(
             session=session,
             shop_id=claims.shop_id,
             customer_id=customer_id,
-            data=AddressData(**address.model_dump()),
+            data=AddressData(**address.model_dump(exclude={"phone_code"})),
         )
         address_id = saved.id
     return customer_id, address_id, became
@@ -305,9 +337,12 @@ async def open_group(
     session: DbSession,
     claims: BuyerClaims,
     idempotency_key: IdempotencyKey = None,
-) -> GroupPurchaseResult:
+) -> GroupPurchaseResult | JSONResponse:
     """Open a group as its leader: an order at the group price, and a link to share."""
-    customer_id, new_address_id, became = await identify_buyer(session, claims, data.address)
+    try:
+        customer_id, new_address_id, became = await identify_buyer(session, claims, data.address)
+    except PhoneCodeRejected as refused:
+        return refusal_response(refused)
     purchase = await service.open_group(
         session=session,
         shop_id=claims.shop_id,
@@ -331,8 +366,11 @@ async def join_group(
     session: DbSession,
     claims: BuyerClaims,
     idempotency_key: IdempotencyKey = None,
-) -> GroupPurchaseResult:
-    customer_id, new_address_id, became = await identify_buyer(session, claims, data.address)
+) -> GroupPurchaseResult | JSONResponse:
+    try:
+        customer_id, new_address_id, became = await identify_buyer(session, claims, data.address)
+    except PhoneCodeRejected as refused:
+        return refusal_response(refused)
     purchase = await service.join_group(
         session=session,
         shop_id=claims.shop_id,

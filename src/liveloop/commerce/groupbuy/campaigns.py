@@ -161,6 +161,9 @@ async def end_campaign(
     campaign = await get_campaign(session=session, shop_id=actor.shop_id, campaign_id=campaign_id)
     campaign.status = CampaignStatus.ENDED.value
     await session.flush()
+    from liveloop.commerce.groupbuy.room import announce_withdrawn
+
+    announce_withdrawn(session, campaign)
     await record_audit(
         session=session,
         actor=actor,

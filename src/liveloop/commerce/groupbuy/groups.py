@@ -329,6 +329,8 @@ async def count_paid_member(*, session: AsyncSession, order: Any, **_: Any) -> N
     await session.refresh(group)
     if group.status == GroupStatus.OPEN.value and group.paid_count >= group.group_size:
         await _confirm(session, group, simulated=False)
+    elif group.status == GroupStatus.OPEN.value:
+        await _announce_group(session, group, event="paid")  # the room card's progress
 
 
 @hooks.on("order_released")
@@ -346,7 +348,7 @@ async def give_seat_back(*, session: AsyncSession, order: Any, **_: Any) -> None
         return
     await _give_units_back(session, member)
     session.expunge(member)
-    await session.execute(
+    freed = await session.execute(
         update(GroupBuyGroup)
         .where(
             GroupBuyGroup.id == member.group_id,
@@ -356,6 +358,17 @@ async def give_seat_back(*, session: AsyncSession, order: Any, **_: Any) -> None
         .values(seats_taken=GroupBuyGroup.seats_taken - 1)
         .execution_options(synchronize_session=False)
     )
+    if freed.rowcount:  # type: ignore[attr-defined]
+        group = await get_group(session=session, shop_id=order.shop_id, group_id=member.group_id)
+        await session.refresh(group)
+        await _announce_group(session, group, event="left")  # a seat to take again
+
+
+async def _announce_group(session: AsyncSession, group: GroupBuyGroup, *, event: str) -> None:
+    campaign = await get_campaign(
+        session=session, shop_id=group.shop_id, campaign_id=group.campaign_id
+    )
+    announce(session, campaign, group, event=event)
 
 
 async def group_of_order(

@@ -27,9 +27,11 @@ from liveloop.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
 register_html_error_page("/group", render_error_page)  # the share page is opened in a browser
+register_html_error_page("/group-buy", render_error_page)  # and so is the start page
 pages = console_router(prefix="/console/group-buys")
 Manager = Annotated[Actor, console_requires(P.ORDERS_MANAGE)]
 ShopManager = Annotated[Actor, console_requires(P.SHOP_MANAGE)]
+LiveManager = Annotated[Actor, console_requires(P.LIVE_MANAGE)]
 PER_PAGE = 20
 FormErrors = (InvalidInput, Conflict, NotFound)
 
@@ -194,6 +196,40 @@ async def end_campaign(
     return redirect(f"/console/group-buys/{group_buy_id}")
 
 
+@pages.post("/{group_buy_id}/room")
+async def room_action(
+    request: Request,
+    group_buy_id: int,
+    session: DbSession,
+    actor: LiveManager,
+    live_session_id: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "push",
+) -> Response:
+    """The anchor console's buttons: show the group buy in the room, or take it down."""
+    room_id = parse_id(live_session_id) or 0
+    await service.get_campaign(session=session, shop_id=actor.shop_id, campaign_id=group_buy_id)
+    try:
+        async with session.begin_nested():
+            if action == "withdraw":
+                await service.withdraw_campaign_from_live(
+                    session=session, actor=actor, campaign_id=group_buy_id, live_session_id=room_id
+                )
+            else:
+                await service.push_campaign_to_live(
+                    session=session, actor=actor, campaign_id=group_buy_id, live_session_id=room_id
+                )
+    except FormErrors as exc:
+        flash(request, error_text(exc), "error")
+    else:
+        done = (
+            N_("Group buy taken down.")
+            if action == "withdraw"
+            else N_("Group buy shown in the room.")
+        )
+        flash(request, translate(request, done))
+    return redirect(f"/console/live/{room_id}" if room_id else "/console/group-buys")
+
+
 @router.get("/group/{code}", response_class=HTMLResponse)
 async def share_page(request: Request, code: str, session: DbSession) -> HTMLResponse:
     """The page a shared group link opens: who is in (masked), seats left, the countdown."""
@@ -226,6 +262,60 @@ async def share_page(request: Request, code: str, session: DbSession) -> HTMLRes
             "config": config,
             "group_status": GROUP_STATUS,
             "title": view["title"],
+        },
+    )
+
+
+@router.get("/group-buy/{group_buy_id}", response_class=HTMLResponse)
+async def start_page(
+    request: Request, group_buy_id: int, session: DbSession, room: str = ""
+) -> HTMLResponse:
+    """Start a group from a live room as a guest: the share page's form (who you are, where to
+    send it), opening a new group. The room code is the capability, as for the room itself."""
+    from liveloop.catalog import service as catalog_service
+    from liveloop.live import service as live_service
+
+    live_session = await live_service.get_by_code(session=session, code=room[:16])
+    campaign = await service.get_campaign(
+        session=session, shop_id=live_session.shop_id, campaign_id=group_buy_id
+    )
+    if campaign.live_session_id != live_session.id:
+        raise NotFound(
+            f"group buy {group_buy_id} was not found", code="group_buy_campaign_not_found"
+        )
+    service.check_campaign_open(campaign, dt.datetime.now(dt.UTC))
+    product = await catalog_service.get_product(
+        session=session, shop_id=campaign.shop_id, product_id=campaign.product_id
+    )
+    sku = next((s for s in product.skus if s.id == campaign.sku_id), None)
+    view = {
+        "title": campaign.title,
+        "status": "open",
+        "group_price_fen": campaign.group_price_fen,
+        "group_size": campaign.group_size,
+        "seats_taken": 0,
+        "seats_left": campaign.group_size,
+        "members": [],
+    }
+    config = {
+        "campaign_id": campaign.id,
+        "shop_id": campaign.shop_id,
+        "room_code": live_session.code,
+        "product_id": campaign.product_id,
+        "sku_id": campaign.sku_id,
+        "group_price_fen": campaign.group_price_fen,
+    }
+    return render(
+        request,
+        "commerce/groupbuy/share.html",
+        {
+            "view": view,
+            "product": product,
+            "sku": sku,
+            "config": config,
+            "starting": True,
+            "group_status": GROUP_STATUS,
+            "title": campaign.title,
         },
     )
 

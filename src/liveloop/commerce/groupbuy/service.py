@@ -40,6 +40,13 @@ from liveloop.commerce.groupbuy.groups import (
     join_group,
     open_group,
 )
+from liveloop.commerce.groupbuy.room import (
+    current_room_card,
+    joinable_groups,
+    push_campaign_to_live,
+    room_card,
+    withdraw_campaign_from_live,
+)
 
 __all__ = [
     "GroupPurchase",
@@ -48,6 +55,7 @@ __all__ = [
     "close_group",
     "count_paid_member",
     "create_campaign",
+    "current_room_card",
     "due_group_ids",
     "end_campaign",
     "find_group_shop",
@@ -60,10 +68,14 @@ __all__ = [
     "group_view",
     "groups_query",
     "join_group",
+    "joinable_groups",
     "list_members",
     "mask_name",
     "open_campaigns",
     "open_group",
+    "push_campaign_to_live",
+    "room_card",
     "update_campaign",
     "update_settings",
+    "withdraw_campaign_from_live",
 ]

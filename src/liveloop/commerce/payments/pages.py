@@ -33,6 +33,7 @@ from liveloop.web.templating import flash, render
 router = APIRouter(include_in_schema=False)
 console = console_router(prefix="/console")
 OrdersManager = Annotated[Actor, console_requires(P.ORDERS_MANAGE)]
+OrdersReader = Annotated[Actor, console_requires(P.ORDERS_READ)]
 
 
 # ------------------------------------------------------------------------- the demo pay page
@@ -149,7 +150,7 @@ def yuan_to_fen(text: str, field: str) -> int:
 
 @console.get("/orders/{order_id}/refunds", response_class=HTMLResponse)
 async def order_refunds_section(
-    order_id: int, request: Request, session: DbSession, actor: OrdersManager
+    order_id: int, request: Request, session: DbSession, actor: OrdersReader
 ) -> HTMLResponse:
     order = await orders_service.get_order(
         session=session, shop_id=actor.shop_id, order_id=order_id
@@ -163,7 +164,8 @@ async def order_refunds_section(
             session=session, shop_id=actor.shop_id, order_id=order.id
         ),
         "lines_by_id": {line.id: line for line in order.lines},
-        "refundable": order.status in PAID_STATUSES,
+        # Readers (analysts) see payments and refunds, not the refund form.
+        "refundable": actor.can(P.ORDERS_MANAGE) and order.status in PAID_STATUSES,
         "left_fen": order.paid_fen - order.refunded_fen,
         "form_key": secrets.token_urlsafe(16),
         "RefundStatus": RefundStatus,

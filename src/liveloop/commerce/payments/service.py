@@ -459,6 +459,21 @@ async def handle_notification(
     )
 
 
+# A stored notification that failed this many times is left for a person (console list).
+MAX_NOTIFICATION_ATTEMPTS = 20
+
+
+async def count_failed_attempt(*, session: AsyncSession, shop_id: int, notification_id: int) -> int:
+    """Count a processing attempt that crashed (its own changes were rolled back)."""
+    attempts = await session.scalar(
+        update(PaymentNotification)
+        .where(PaymentNotification.shop_id == shop_id, PaymentNotification.id == notification_id)
+        .values(attempts=PaymentNotification.attempts + 1)
+        .returning(PaymentNotification.attempts)
+    )
+    return int(attempts or 0)
+
+
 async def unprocessed_notifications(
     *, session: AsyncSession, older_than: dt.timedelta, limit: int = 200
 ) -> list[tuple[int, int]]:
@@ -470,7 +485,7 @@ async def unprocessed_notifications(
         .where(
             PaymentNotification.status == NotificationStatus.RECEIVED,
             PaymentNotification.received_at <= cutoff,
-            PaymentNotification.attempts < 20,
+            PaymentNotification.attempts < MAX_NOTIFICATION_ATTEMPTS,
         )
         .order_by(PaymentNotification.id)
         .limit(limit)

@@ -89,9 +89,25 @@ async def reprocess_notifications(*, session: AsyncSession) -> int:
         session=session, older_than=dt.timedelta(seconds=30)
     )
     for shop_id, notification_id in due:
-        outcome = await service.process_notification(
-            session=session, shop_id=shop_id, notification_id=notification_id
-        )
+        # Each in its own savepoint: one notification that keeps failing must not block the
+        # others behind it, and its failed attempts must be counted (the cap in
+        # unprocessed_notifications then leaves it for a person, listed in the console).
+        try:
+            async with session.begin_nested():
+                outcome = await service.process_notification(
+                    session=session, shop_id=shop_id, notification_id=notification_id
+                )
+        except Exception as error:
+            attempts = await service.count_failed_attempt(
+                session=session, shop_id=shop_id, notification_id=notification_id
+            )
+            log.error(
+                "payment_notification_failed",
+                id=notification_id,
+                attempts=attempts,
+                error=repr(error),
+            )
+            continue
         log.info("payment_notification_reprocessed", id=notification_id, status=outcome.status)
     return len(due)
 

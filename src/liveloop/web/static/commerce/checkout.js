@@ -4,7 +4,8 @@
  *
  * It opens on the DOM event `liveloop:buy` {product_id, sku_id, live_session_id}. The viewer
  * token comes from the live room (window.LiveLoopViewer.token) or from the page's config (mall).
- * When a guest's order makes them a customer, the new token replaces the old one everywhere.
+ * A guest proves the phone of a new address with a texted code (phone_code.js); when the order
+ * makes them a customer, the new token replaces the old one everywhere.
  * Whatever a person wrote is put on the page with textContent, never innerHTML.
  */
 (function () {
@@ -31,6 +32,7 @@
     tokenOverride: null, // the customer token an order was paid with, when coming back
   };
   var ORDER_TOKEN_KEY = "liveloop.order_token.";
+  var phoneCode = window.LiveLoopPhoneCode.bind($("llc-phone-code"), function () { return token(); });
 
   // ---- helpers ----------------------------------------------------------------------------
 
@@ -181,11 +183,14 @@
 
   async function loadAddresses() {
     state.addresses = [];
+    var guest = false;
     try {
       state.addresses = await api("GET", "/addresses");
     } catch (error) {
       if (error.status !== 401) throw error; // a guest: the form below is how they order
+      guest = true;
     }
+    phoneCode.show(guest); // a customer's new address needs no code
     var select = $("llc-address");
     select.textContent = "";
     state.addresses.forEach(function (address) {
@@ -284,6 +289,7 @@
     try {
       var placed = await api("POST", "/orders", body, { "Idempotency-Key": state.idempotencyKey });
       if (placed.viewer_token) {
+        phoneCode.show(false);
         var me = await meFor(placed.viewer_token);
         rememberToken(placed.viewer_token, me && me.shop_id);
       } else {
@@ -297,6 +303,8 @@
       // code is a new attempt.
       if (error.data && error.data.field === "promo_code") { showError("llc-promo-error", error); newAttempt(); }
       else showError("llc-error", error);
+      // A refused code: the order was not placed, so the corrected one is a new attempt.
+      if (error.data && /^phone_code_/.test(error.data.code || "")) newAttempt();
       if (error.data && error.data.code === "price_changed") { newAttempt(); requote(); }
     } finally {
       state.busy = false;

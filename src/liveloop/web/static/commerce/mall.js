@@ -1,5 +1,6 @@
 /* The mall page: Buy buttons open the checkout drawer. "My orders": the buyer's orders, read with
- * the customer token this phone saved at checkout; unpaid ones can be paid or cancelled. */
+ * the customer token this phone saved at checkout; unpaid ones can be paid or cancelled. Without
+ * that token (another phone, cleared storage) the buyer logs in with phone + texted code. */
 (function () {
   "use strict";
 
@@ -79,13 +80,48 @@
     });
   }
 
+  var login = document.getElementById("llm-login");
+  var loginCode = window.LiveLoopPhoneCode.bind(
+    document.getElementById("llm-login-code"), function () { return config.guest_token; });
+
+  function showLogin(needed) {
+    login.hidden = !needed;
+    loginCode.show(needed);
+    if (needed) document.getElementById("llm-no-orders").hidden = true;
+  }
+
+  login.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var error = document.getElementById("llm-login-error");
+    error.textContent = "";
+    if (!login.reportValidity()) return;
+    try {
+      var response = await fetch("/api/v1/public/phone-login", {
+        method: "POST",
+        headers: { Authorization: "Bearer " + config.guest_token, "Content-Type": "application/json" },
+        body: JSON.stringify({ phone: login.elements.phone.value.trim(), code: loginCode.code() }),
+      });
+      var data = null;
+      try { data = await response.json(); } catch (e) { data = null; }
+      if (!response.ok) { error.textContent = (data && data.message) || config.failed; return; }
+      token = data.viewer_token;
+      try { window.localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* private mode */ }
+      loginCode.reset();
+      load();
+    } catch (e) {
+      error.textContent = config.failed;
+    }
+  });
+
   async function load() {
-    if (!token) { render([]); return; }
+    if (!token) { render([]); showLogin(true); return; }
     try {
       var page = await api("GET", "/orders?per_page=50");
+      showLogin(false);
       render(page.items);
     } catch (error) {
       render([]);
+      showLogin(true); // the saved token ran out or was not a customer's
     }
   }
   load();

@@ -1,8 +1,8 @@
 /* LiveLoop live-room promotions: the coupon the anchor pushed (claim it) and the flash sale
  * (countdown, live remaining, grab it → reservation and order → the demo pay page).
  *
- * Follows the room through the DOM event `liveloop:room-message` (coupon_push, flash_sale,
- * flash_stock) and acts with the page's viewer token (window.LiveLoopViewer.token).
+ * Follows the room through the DOM event `liveloop:room-message` (snapshot, coupon_push,
+ * flash_sale, flash_stock, promotion_withdraw) and acts with the page's viewer token (window.LiveLoopViewer.token).
  * Whatever a person wrote is put on the page with textContent, never innerHTML.
  */
 (function () {
@@ -129,13 +129,15 @@
     var typed = addressFromForm();
     if (typed === undefined) return undefined;
     if (typed) return { address: typed };
+    var guest = false;
     try {
       var saved = await api("GET", "/addresses");
       if (saved.length) {
         var preferred = saved.filter(function (a) { return a.is_default; })[0] || saved[0];
         return { address_id: preferred.id };
       }
-    } catch (error) { /* a guest has none */ }
+    } catch (error) { guest = true; /* a guest has none */ }
+    phoneCode.show(guest); // a guest proves the phone with a texted code
     $("llp-address").hidden = false;
     note("llp-flash-note", t.address_needed);
     return undefined;
@@ -149,6 +151,7 @@
       if (where === undefined) { $("llp-buy").disabled = false; return; }
       var placed = await api("POST", "/flash-sales/" + sale.id + "/buy",
         Object.assign({ quantity: 1 }, where), { "Idempotency-Key": buyKey });
+      if (placed.viewer_token) phoneCode.show(false);
       if (placed.viewer_token && window.LiveLoopViewer && window.LiveLoopViewer.setToken) {
         window.LiveLoopViewer.setToken(placed.viewer_token);
       }
@@ -167,15 +170,34 @@
 
   // ---- wiring ------------------------------------------------------------------------------
 
+  var phoneCode = window.LiveLoopPhoneCode.bind($("llp-phone-code"), token);
   $("llp-buy").dataset.label = $("llp-buy").textContent;
   $("llp-claim").addEventListener("click", claim);
   $("llp-buy").addEventListener("click", buy);
   root.querySelectorAll("[data-llp-close]").forEach(function (button) {
     button.addEventListener("click", function () { $(button.dataset.llpClose).hidden = true; });
   });
+  function hideCard(kind) {
+    if (kind === "coupon") { coupon = null; $("llp-coupon").hidden = true; }
+    if (kind === "flash_sale") { sale = null; clearInterval(timer); $("llp-flash").hidden = true; }
+  }
+
+  // A joining viewer gets the cards on show in the snapshot (state.promotions).
+  function applySnapshot(promotions) {
+    if (promotions.coupon) showCoupon(promotions.coupon);
+    else hideCard("coupon");
+    if (promotions.flash_sale) showFlash(promotions.flash_sale);
+    else hideCard("flash_sale");
+  }
+
   document.addEventListener("liveloop:room-message", function (event) {
     var msg = event.detail || {};
-    if (msg.type === "coupon_push" && msg.coupon) showCoupon(msg.coupon);
+    if (msg.type === "snapshot") applySnapshot((msg.state || {}).promotions || {});
+    else if (msg.type === "promotion_withdraw") {
+      var current = msg.kind === "coupon" ? coupon : msg.kind === "flash_sale" ? sale : null;
+      if (current && (msg.id == null || msg.id === current.id)) hideCard(msg.kind);
+    }
+    else if (msg.type === "coupon_push" && msg.coupon) showCoupon(msg.coupon);
     else if (msg.type === "flash_sale" && msg.flash_sale) showFlash(msg.flash_sale);
     else if (msg.type === "flash_stock" && sale && msg.flash_sale_id === sale.id) setRemaining(msg.remaining);
   });

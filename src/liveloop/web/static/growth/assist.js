@@ -1,4 +1,5 @@
-/* Assist share page: countdown, and helping once (a guest names themselves by phone). */
+/* Assist share page: countdown, and helping once (a guest names themselves by phone, proven by
+ * a texted code). */
 (function () {
   "use strict";
 
@@ -43,6 +44,12 @@
 
   var form = $("llg-help");
   if (!form) return;
+  // This device's guest token asks for the phone code; a saved customer token needs none.
+  var guest = null;
+  var phoneCode = window.LiveLoopPhoneCode.bind($("llg-phone-code"), function () { return guest && guest.viewer_token; });
+  api("/" + config.code + "/token", { device_id: deviceId() })
+    .then(function (found) { guest = found; phoneCode.show(!storageGet(TOKEN_KEY + found.shop_id)); })
+    .catch(function () { phoneCode.show(true); });
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     var button = $("llg-help-button");
@@ -50,11 +57,12 @@
     error.hidden = true;
     button.disabled = true;
     try {
-      var guest = await api("/" + config.code + "/token", { device_id: deviceId() });
+      guest = guest || await api("/" + config.code + "/token", { device_id: deviceId() });
       var token = storageGet(TOKEN_KEY + guest.shop_id) || guest.viewer_token;
       var data = new FormData(form);
-      var helped = await api("/" + config.code + "/help",
-        { phone: String(data.get("phone") || "").trim(), name: String(data.get("name") || "").trim() }, token);
+      var body = { phone: String(data.get("phone") || "").trim(), name: String(data.get("name") || "").trim() };
+      if (phoneCode.code()) body.phone_code = phoneCode.code();
+      var helped = await api("/" + config.code + "/help", body, token);
       if (helped.viewer_token) storageSet(TOKEN_KEY + guest.shop_id, helped.viewer_token);
       error.textContent = t.thanks;
       error.hidden = false;

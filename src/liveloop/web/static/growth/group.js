@@ -1,5 +1,5 @@
 /* Group share page: countdown to the deadline, and joining with an address (a guest becomes a
- * customer by the phone, as at checkout), then the payment page. */
+ * customer by the phone, proven by a texted code, as at checkout), then the payment page. */
 (function () {
   "use strict";
 
@@ -32,6 +32,16 @@
     return data;
   }
 
+  // Starting a group from a live room (/group-buy/{id}?room=…, config.campaign_id): the room's
+  // guest token and the campaign's "open a group" route. Otherwise: joining this group.
+  var starting = Boolean(config.campaign_id);
+  function guestToken() {
+    if (!starting) return api("POST", "/group-buys/groups/" + config.code + "/token", { device_id: deviceId() });
+    return api("POST", "/live/" + encodeURIComponent(config.room_code) + "/token", { device_id: deviceId() })
+      .then(function (data) { return { shop_id: config.shop_id, viewer_token: data.token }; });
+  }
+  var buyPath = starting ? "/group-buys/" + config.campaign_id + "/groups" : "/group-buys/groups/" + config.code + "/join";
+
   // The server's clock decides; the page only counts down from the offset it was given.
   var offset = Date.parse(config.now) - Date.now();
   var deadline = Date.parse(config.expires_at);
@@ -54,6 +64,13 @@
   var form = $("llg-join");
   if (!form) return;
   var idempotencyKey = uuid();
+  // This device's guest token for the group's shop (the share link is the capability); it asks
+  // for the phone code. A customer token saved on this phone needs no code.
+  var guest = null;
+  var guestReady = guestToken()
+    .then(function (found) { guest = found; phoneCode.show(!storageGet(TOKEN_KEY + found.shop_id)); return found; });
+  var phoneCode = window.LiveLoopPhoneCode.bind($("llg-phone-code"), function () { return guest && guest.viewer_token; });
+  guestReady.catch(function () { phoneCode.show(true); });
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     var button = $("llg-join-button");
@@ -62,18 +79,22 @@
     button.disabled = true;
     try {
       var shopToken = null;
-      var guest = await api("POST", "/group-buys/groups/" + config.code + "/token", { device_id: deviceId() });
+      guest = guest || await guestToken();
       shopToken = storageGet(TOKEN_KEY + guest.shop_id) || guest.viewer_token;
       var data = new FormData(form);
       var address = {};
       data.forEach(function (value, key) { address[key] = String(value).trim(); });
-      var joined = await api("POST", "/group-buys/groups/" + config.code + "/join",
+      var joined = await api("POST", buyPath,
         { address: address, quantity: 1 }, shopToken, { "Idempotency-Key": idempotencyKey });
-      if (joined.viewer_token) { storageSet(TOKEN_KEY + guest.shop_id, joined.viewer_token); shopToken = joined.viewer_token; }
+      if (joined.viewer_token) {
+        storageSet(TOKEN_KEY + guest.shop_id, joined.viewer_token);
+        shopToken = joined.viewer_token;
+        phoneCode.show(false);
+      }
       error.textContent = t.paying;
       error.hidden = false;
       var payment = await api("POST", "/orders/" + joined.order.id + "/payments",
-        { provider: "demo", return_url: "/group/" + config.code }, shopToken, { "Idempotency-Key": "pay-" + joined.order.id });
+        { provider: "demo", return_url: "/group/" + joined.group.code }, shopToken, { "Idempotency-Key": "pay-" + joined.order.id });
       var url = (payment.prepay || {}).pay_url || (payment.prepay || {}).h5_url;
       if (url) window.location.href = url;
     } catch (problem) {

@@ -118,6 +118,8 @@
     state.token = data.token;
     window.LiveLoopViewer.token = data.token;
     if (data.viewer && !state.me) state.me = data.viewer;
+    // A guest proves the reservation's phone with a texted code; a customer needs neither.
+    if (data.viewer && reserveCode) reserveCode.show(String(data.viewer.key || "").indexOf("c:") !== 0);
     if (data.room) applyRoomInfo(data.room);
     emit("liveloop:token", { token: data.token, live_session_id: config.live_session_id });
     return data.token;
@@ -365,6 +367,8 @@
 
   // ---- reservation and share ------------------------------------------------------------------------
 
+  var reserveCode = null; // the phone-code field of the reservation form (bound in wire())
+
   async function reserve(event) {
     event.preventDefault();
     var phone = $("reserve-phone").value.trim();
@@ -377,9 +381,12 @@
     }
     try {
       await getToken(false);
-      var answer = await api(config.reserve_url, { phone: phone }, true);
+      var body = { phone: phone };
+      if (reserveCode && reserveCode.code()) body.phone_code = reserveCode.code();
+      var answer = await api(config.reserve_url, body, true);
       // The guest is now a customer: later requests (and the next join) speak as them.
       if (answer && answer.token) window.LiveLoopViewer.setToken(answer.token);
+      if (reserveCode) reserveCode.show(false);
       $("reserve-form").hidden = true;
       $("reserve-done").hidden = false;
     } catch (failure) {
@@ -447,6 +454,7 @@
     $("drawer-close").addEventListener("click", function () { openDrawer(false); });
     $("drawer-backdrop").addEventListener("click", function () { openDrawer(false); });
     $("reserve-form").addEventListener("submit", reserve);
+    reserveCode = window.LiveLoopPhoneCode.bind($("reserve-code"), function () { return state.token; });
     $("share-button").addEventListener("click", share);
     setInterval(flushLikes, LIKE_FLUSH_MS);
     setInterval(countdown, 1000);
