@@ -30,7 +30,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.core.bus import Bus, make_bus
+from liveloop.core.bus import Bus, Subscription, make_bus
 from liveloop.core.database import Database, scoped, utcnow
 from liveloop.core.settings import Settings, get_settings
 from liveloop.live import moderation, outbox, promotions
@@ -156,10 +156,17 @@ class RoomHub:
         room.word_filter = word_filter
         room.restrictions.items = restrictions
         room.promotions = promotions.RoomPromotions(cards)
+        # Subscribed before the first viewer gets the snapshot: a message another process
+        # publishes from then on reaches this one (a subscription made later would miss it).
+        subscription: Subscription | None = None
+        try:
+            subscription = await self.bus.subscribe(room.channel)
+        except Exception as exc:
+            self._bus_failed("subscribe", exc)  # the reader retries
         room.start()
         self.rooms[live_session_id] = room
         self._readers[live_session_id] = asyncio.create_task(
-            self._read_bus(room), name=f"room-{live_session_id}-bus"
+            self._read_bus(room, subscription), name=f"room-{live_session_id}-bus"
         )
         log.info("room_opened", live_session_id=live_session_id, seq=first_seq)
         return room
@@ -233,14 +240,15 @@ class RoomHub:
             log.info("room_bus_back")
         self.bus_ok = True
 
-    async def _read_bus(self, room: Room) -> None:
+    async def _read_bus(self, room: Room, subscription: Subscription | None = None) -> None:
         while True:
-            try:
-                subscription = await self.bus.subscribe(room.channel)
-            except Exception as exc:
-                self._bus_failed("subscribe", exc)
-                await asyncio.sleep(BUS_RETRY_S)
-                continue
+            if subscription is None:
+                try:
+                    subscription = await self.bus.subscribe(room.channel)
+                except Exception as exc:
+                    self._bus_failed("subscribe", exc)
+                    await asyncio.sleep(BUS_RETRY_S)
+                    continue
             try:
                 async for _channel, payload in subscription:
                     self._on_bus(room, payload)
@@ -253,6 +261,7 @@ class RoomHub:
                 self._bus_failed("subscription", exc)
                 with contextlib.suppress(Exception):
                     await subscription.close()
+                subscription = None
                 await asyncio.sleep(BUS_RETRY_S)
 
     def _on_bus(self, room: Room, payload: bytes) -> None:
