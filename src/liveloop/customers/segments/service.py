@@ -128,7 +128,7 @@ def _static_members(shop_id: int, segment_id: int) -> Select[Any]:
     )
 
 
-async def _plan_for_segments(session: AsyncSession) -> None:
+async def tune_for_segment_statements(session: AsyncSession) -> None:
     """PostgreSQL settings for this transaction's segment statements.
 
     No JIT: their cost estimates pass jit_above_cost on a large shop, and compiling the plan
@@ -142,7 +142,7 @@ async def _plan_for_segments(session: AsyncSession) -> None:
 
 
 async def _count(session: AsyncSession, ids: Select[Any]) -> int:
-    await _plan_for_segments(session)
+    await tune_for_segment_statements(session)
     total = await session.execute(select(func.count()).select_from(ids.subquery()))
     return int(total.scalar_one())
 
@@ -192,7 +192,7 @@ async def preview_filter(
     if not sample_size:
         return {"count": await _count(session, ids), "sample": [], "filter": parsed.to_json()}
     # One statement: the sample rows carry the count of the whole set (a window over it).
-    await _plan_for_segments(session)
+    await tune_for_segment_statements(session)
     total = func.count().over().label("total")
     statement = (
         scoped(Customer, shop_id, Customer, total)

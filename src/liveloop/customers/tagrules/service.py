@@ -12,7 +12,21 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, insert, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -20,7 +34,8 @@ from liveloop.core.database import get_scoped, scoped, utcnow
 from liveloop.core.errors import Conflict
 from liveloop.customers import tags as tags_service
 from liveloop.customers.models import STATUS_ACTIVE, Customer, CustomerTag
-from liveloop.customers.rfm.sql import at
+from liveloop.customers.rfm.sql import at, dialect_of
+from liveloop.customers.segments import service as segments_service
 from liveloop.customers.segments.compiler import compile_filter
 from liveloop.customers.segments.filters import SegmentFilter, parse_filter
 from liveloop.customers.segments.models import Segment
@@ -247,48 +262,42 @@ def _change_rows(
     )
 
 
-async def _last_change_id(session: AsyncSession, shop_id: int) -> int:
-    found = await session.execute(scoped(TagChange, shop_id, func.max(TagChange.id)))
-    return int(found.scalar_one() or 0)
-
-
-def _changed_now(rule: TagRule, action: str, after_id: int) -> Select[Any]:
-    """Customers this run recorded as `action` (the rows after `after_id`)."""
-    return select(TagChange.customer_id).where(
-        TagChange.shop_id == rule.shop_id,
-        TagChange.id > after_id,
-        TagChange.rule_id == rule.id,
-        TagChange.action == action,
-    )
-
-
-async def _take_off(session: AsyncSession, rule: TagRule, after_id: int) -> int:
-    """Delete the rule tags recorded as removed by this run."""
+async def _record(
+    session: AsyncSession,
+    rule: TagRule,
+    customer_id: Any,
+    ids: Select[Any],
+    action: str,
+    now: dt.datetime,
+    reason: str,
+) -> int:
+    """Write one tag_changes row per customer `ids` selects; returns how many."""
     result = await session.execute(
-        delete(CustomerTag)
-        .where(
-            CustomerTag.shop_id == rule.shop_id,
-            CustomerTag.tag_id == rule.tag_id,
-            CustomerTag.source == RULE_SOURCE,
-            CustomerTag.customer_id.in_(_changed_now(rule, ACTION_REMOVED, after_id)),
+        insert(TagChange).from_select(
+            CHANGE_COLUMNS, _change_rows(rule, customer_id, ids, action, now, reason)
         )
-        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _rule_tag_rows(rule: TagRule) -> Any:
+    return and_(
+        CustomerTag.shop_id == rule.shop_id,
+        CustomerTag.tag_id == rule.tag_id,
+        CustomerTag.source == RULE_SOURCE,
+    )
 
 
 async def _remove(
     session: AsyncSession, rule: TagRule, leaving: Select[Any], *, now: dt.datetime, reason: str
 ) -> int:
-    """Record and take off the rule's tag for the RuleTag rows `leaving` selects."""
-    after_id = await _last_change_id(session, rule.shop_id)
-    await session.execute(
-        insert(TagChange).from_select(
-            CHANGE_COLUMNS,
-            _change_rows(rule, RuleTag.customer_id, leaving, ACTION_REMOVED, now, reason),
-        )
+    """Record and take off every tag the rule applied (the rule is being deleted)."""
+    if not await _record(session, rule, RuleTag.customer_id, leaving, ACTION_REMOVED, now, reason):
+        return 0
+    result = await session.execute(
+        delete(CustomerTag).where(_rule_tag_rows(rule)).execution_options(synchronize_session=False)
     )
-    return await _take_off(session, rule, after_id)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _rule_tags(rule: TagRule) -> Select[Any]:
@@ -297,6 +306,31 @@ def _rule_tags(rule: TagRule) -> Select[Any]:
         RuleTag.tag_id == rule.tag_id,
         RuleTag.source == RULE_SOURCE,
     )
+
+
+# The members of the rule being applied, evaluated once per run: the condition may be costly
+# (grouped event counts), and newcomers, leavers and the count are then cheap set operations on
+# it. A temporary table is private to the connection; it is emptied before and after each use.
+RULE_MEMBERS = Table(
+    "tag_rule_members",
+    MetaData(),
+    Column("customer_id", BigInteger, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+
+
+async def _fill_rule_members(session: AsyncSession, members: Select[Any]) -> int:
+    await session.execute(
+        text(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS tag_rule_members (customer_id BIGINT PRIMARY KEY)"
+        )
+    )
+    await session.execute(delete(RULE_MEMBERS))
+    await segments_service.tune_for_segment_statements(session)
+    inserted = await session.execute(insert(RULE_MEMBERS).from_select(["customer_id"], members))
+    if dialect_of(session) == "postgresql":
+        await session.execute(text("ANALYZE tag_rule_members"))  # a temp table has no statistics
+    return int(inserted.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def apply_rule(
@@ -310,10 +344,10 @@ async def apply_rule(
 ) -> RuleRun:
     """Make the rule's tag match its condition: for every customer, or only `customer_ids`.
 
-    The condition is evaluated twice whatever the number of customers: once for newcomers
-    (members without the tag) and once for leavers (rule tags whose customer no longer
-    matches, an anti-join). Both are recorded in tag_changes first; customer_tags is then
-    changed from the rows just recorded. A rerun over the same data changes nothing.
+    The condition is evaluated once, into a temporary table of members; newcomers (members
+    without the tag) and leavers (rule tags whose customer is no longer a member) come from it.
+    Both are recorded in tag_changes first; customer_tags is then changed from the rows just
+    recorded. A rerun over the same data changes nothing.
     """
     now = now or utcnow()
     rule = await get_rule(session=session, shop_id=shop_id, rule_id=rule_id)
@@ -326,49 +360,49 @@ async def apply_rule(
     )
     if customer_ids is not None:
         members = members.where(Customer.id.in_(customer_ids))
-    lacking = members.where(
-        ~exists().where(RuleTag.customer_id == Customer.id, RuleTag.tag_id == rule.tag_id)
+    count = await _fill_rule_members(session, members)
+    member = RULE_MEMBERS.c.customer_id
+    lacking = select(member).where(
+        ~exists().where(
+            RuleTag.shop_id == shop_id, RuleTag.tag_id == rule.tag_id, RuleTag.customer_id == member
+        )
     )
-    leaving = _rule_tags(rule).where(~exists(members.where(Customer.id == RuleTag.customer_id)))
+    leaving = _rule_tags(rule).where(RuleTag.customer_id.not_in(select(member)))
     if customer_ids is not None:
         leaving = leaving.where(RuleTag.customer_id.in_(customer_ids))
     reason = f"rule {rule.name}"
-    after_id = await _last_change_id(session, shop_id)
-    await session.execute(
-        insert(TagChange).from_select(
-            CHANGE_COLUMNS, _change_rows(rule, Customer.id, lacking, ACTION_ADDED, now, reason)
-        )
-    )
-    await session.execute(
-        insert(TagChange).from_select(
-            CHANGE_COLUMNS,
-            _change_rows(
-                rule, RuleTag.customer_id, leaving, ACTION_REMOVED, now,
-                f"{reason}: no longer matches",
-            ),
-        )
+    # Recorded first, then applied from the same sets (customer_tags has not changed between).
+    added = await _record(session, rule, member, lacking, ACTION_ADDED, now, reason)
+    removed = await _record(
+        session, rule, RuleTag.customer_id, leaving, ACTION_REMOVED, now,
+        f"{reason}: no longer matches",
     )  # fmt: skip
-    added = await session.execute(
-        insert(CustomerTag).from_select(
-            ["shop_id", "customer_id", "tag_id", "source", "tagged_at", "tagged_by"],
-            _changed_now(rule, ACTION_ADDED, after_id).with_only_columns(
-                literal(shop_id),
-                TagChange.customer_id,
-                literal(rule.tag_id),
-                literal(RULE_SOURCE),
-                at(now),
-                literal(f"rule:{rule.id}"),
-            ),
+    if added:
+        await session.execute(
+            insert(CustomerTag).from_select(
+                ["shop_id", "customer_id", "tag_id", "source", "tagged_at", "tagged_by"],
+                lacking.with_only_columns(
+                    literal(shop_id),
+                    member,
+                    literal(rule.tag_id),
+                    literal(RULE_SOURCE),
+                    at(now),
+                    literal(f"rule:{rule.id}"),
+                ),
+            )
         )
-    )
-    removed = await _take_off(session, rule, after_id)
-    count = (
-        await session.execute(select(func.count()).select_from(members.subquery()))
-    ).scalar_one()
+    if removed:
+        taken_off = delete(CustomerTag).where(
+            _rule_tag_rows(rule), CustomerTag.customer_id.not_in(select(member))
+        )
+        if customer_ids is not None:
+            taken_off = taken_off.where(CustomerTag.customer_id.in_(customer_ids))
+        await session.execute(taken_off.execution_options(synchronize_session=False))
+    await session.execute(delete(RULE_MEMBERS))
     run = RuleRun(
         rule_id=rule.id,
         members=count,
-        added=int(added.rowcount or 0),  # type: ignore[attr-defined]
+        added=added,
         removed=removed,
     )
     if customer_ids is None:
