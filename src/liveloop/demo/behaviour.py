@@ -98,7 +98,9 @@ def live_schedule(now: dt.datetime, days: int) -> list[LiveShow]:
             if starts + dt.timedelta(minutes=minutes) >= now:
                 break
             shows.append(
-                LiveShow(len(shows) + 1, LIVE_TITLES[len(shows) % len(LIVE_TITLES)], starts, minutes)
+                LiveShow(
+                    len(shows) + 1, LIVE_TITLES[len(shows) % len(LIVE_TITLES)], starts, minutes
+                )
             )
         day += dt.timedelta(days=1)
     return shows
