@@ -224,9 +224,7 @@ async def update_rule(
 async def delete_rule(*, session: AsyncSession, actor: Actor, rule_id: int) -> int:
     """Delete the rule and the tags it applied (recorded); returns how many tags came off."""
     rule = await get_rule(session=session, shop_id=actor.shop_id, rule_id=rule_id)
-    removed = await _remove(
-        session, rule, _rule_tags(rule), now=utcnow(), reason=f"rule {rule.name} deleted"
-    )
+    removed = await _remove_all(session, rule, now=utcnow(), reason=f"rule {rule.name} deleted")
     await session.delete(rule)
     await session.flush()
     await record_audit(
@@ -288,10 +286,11 @@ def _rule_tag_rows(rule: TagRule) -> Any:
     )
 
 
-async def _remove(
-    session: AsyncSession, rule: TagRule, leaving: Select[Any], *, now: dt.datetime, reason: str
+async def _remove_all(
+    session: AsyncSession, rule: TagRule, *, now: dt.datetime, reason: str
 ) -> int:
     """Record and take off every tag the rule applied (the rule is being deleted)."""
+    leaving = _rule_tags(rule)
     if not await _record(session, rule, RuleTag.customer_id, leaving, ACTION_REMOVED, now, reason):
         return 0
     result = await session.execute(
