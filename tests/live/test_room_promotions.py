@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from liveloop.live.promotions import RoomPromotions
+from liveloop.live.promotions import KINDS, TOOL_TYPES, RoomPromotions
 from tests.live.test_multiprocess import pair, private_redis  # noqa: F401  (fixtures)
 from tests.live.wsutil import Viewer, make_token
+
+NOTHING_ON_SHOW = dict.fromkeys((*KINDS, *TOOL_TYPES))
 
 ADDRESS = {
     "recipient_name": "王芳",
@@ -87,7 +89,7 @@ async def test_a_late_viewer_sees_the_cards_on_show_and_not_the_ended_ones(
     )
     try:
         before = (await early.expect_type("snapshot"))["state"]["promotions"]
-        assert before == {"coupon": None, "flash_sale": None, "group_buy": None}
+        assert before == NOTHING_ON_SHOW
         sku_id = await first_sku(server)
 
         coupon = await call(
@@ -244,7 +246,7 @@ def test_cards_follow_the_messages_and_leave_when_they_end() -> None:
     assert cards.current(NOW)["group_buy"] is not None  # another campaign
     cards.apply({"type": "promotion_withdraw", "kind": "group_buy", "id": 3})
     cards.apply({"type": "promotion_withdraw", "kind": "coupon"})
-    assert cards.current(NOW) == {"coupon": None, "flash_sale": None, "group_buy": None}
+    assert cards.current(NOW) == NOTHING_ON_SHOW
 
 
 def test_the_snapshot_is_a_copy() -> None:
@@ -257,7 +259,7 @@ def test_the_snapshot_is_a_copy() -> None:
 def test_malformed_messages_change_nothing(bad: dict[str, Any]) -> None:
     cards = RoomPromotions()
     cards.apply(bad)
-    assert cards.current(NOW) == {"coupon": None, "flash_sale": None, "group_buy": None}
+    assert cards.current(NOW) == NOTHING_ON_SHOW
 
 
 # ------------------------------------------------------------------ two processes on one Redis
@@ -307,3 +309,17 @@ async def test_both_processes_keep_the_cards_from_the_messages_passing_through(
     finally:
         for watcher in watchers:
             await watcher.close()
+
+
+def test_a_tool_card_shows_until_its_show_until_and_null_takes_it_down() -> None:
+    cards = RoomPromotions()
+    running = {"id": 7, "state": "running", "ends_at": "2026-11-23T12:10:00+00:00"}
+    cards.apply({"type": "lottery", "card": running})
+    assert cards.current(NOW)["lottery"] == running
+    drawn = {**running, "state": "drawn", "show_until": "2026-11-23T12:30:00+00:00"}
+    cards.apply({"type": "lottery", "card": drawn})
+    assert cards.current(NOW + dt.timedelta(minutes=20))["lottery"] == drawn  # past ends_at
+    assert cards.current(NOW + dt.timedelta(minutes=40))["lottery"] is None  # past show_until
+    cards.apply({"type": "poll", "card": {"id": 1, "state": "open"}})
+    cards.apply({"type": "poll", "card": None})
+    assert cards.current(NOW + dt.timedelta(minutes=40)) == NOTHING_ON_SHOW

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import importlib
 from typing import Any
 
 import structlog
@@ -20,6 +21,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = structlog.get_logger(__name__)
 
 KINDS = ("coupon", "flash_sale", "group_buy")
+# Interaction tools (docs/live-protocol.md "Interaction tools"): a message `{"type": T, "card":
+# {...}}` replaces the room's card of kind T; `"card": null` takes it down. A card stays in the
+# snapshot until its `show_until` (else `ends_at`) passes, so a joining viewer sees a lottery's
+# winners or a closed poll's results for a while after the end.
+TOOL_TYPES = ("lottery", "red_packet", "poll", "quiz", "qa", "welfare", "mic")
+# The module of each tool that knows its current card, for a room opening in a process: it has
+# `async def current_room_card(*, session, shop_id, live_session_id) -> dict | None`.
+TOOL_CARD_MODULES = {
+    "lottery": "liveloop.live.lottery.service",
+    "red_packet": "liveloop.live.redpackets.service",
+    "poll": "liveloop.live.polls.service",
+    "quiz": "liveloop.live.polls.quiz",
+    "qa": "liveloop.live.polls.questions",
+    "welfare": "liveloop.live.welfare.service",
+    "mic": "liveloop.live.mic.service",
+}
 # The room messages that change the cards (all control messages: never dropped).
 MESSAGE_TYPES = frozenset(
     {
@@ -29,6 +46,7 @@ MESSAGE_TYPES = frozenset(
         "group_buy_push",
         "group_buy",
         "promotion_withdraw",
+        *TOOL_TYPES,
     }
 )
 MAX_OPEN_GROUPS = 5  # a phone shows a few groups to join; more would push the danmaku away
@@ -50,18 +68,26 @@ def _past(moment: Any, now: dt.datetime) -> bool:
     return parsed is not None and parsed <= now
 
 
+def is_past(moment: Any) -> bool:
+    """Whether an ISO time of a card (its ends_at, show_until) has passed."""
+    return _past(moment, dt.datetime.now(dt.UTC))
+
+
 class RoomPromotions:
     """The current cards of one room, by kind; `None` where nothing is on show."""
 
     def __init__(self, cards: dict[str, dict[str, Any] | None] | None = None) -> None:
-        self.cards: dict[str, dict[str, Any] | None] = dict.fromkeys(KINDS)
+        self.cards: dict[str, dict[str, Any] | None] = dict.fromkeys((*KINDS, *TOOL_TYPES))
         for kind, card in (cards or {}).items():
             if kind in self.cards:
                 self.cards[kind] = card
 
     def apply(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
-        if kind == "coupon_push" and isinstance(msg.get("coupon"), dict):
+        if kind in TOOL_TYPES:
+            card = msg.get("card")
+            self.cards[str(kind)] = dict(card) if isinstance(card, dict) else None
+        elif kind == "coupon_push" and isinstance(msg.get("coupon"), dict):
             self.cards["coupon"] = dict(msg["coupon"])
         elif kind == "flash_sale" and isinstance(msg.get("flash_sale"), dict):
             sale = dict(msg["flash_sale"])
@@ -101,9 +127,9 @@ class RoomPromotions:
     def current(self, now: dt.datetime | None = None) -> dict[str, dict[str, Any] | None]:
         """Copies of the cards still on show now (one past its end is left out)."""
         now = now or dt.datetime.now(dt.UTC)
-        shown: dict[str, dict[str, Any] | None] = dict.fromkeys(KINDS)
+        shown: dict[str, dict[str, Any] | None] = dict.fromkeys(self.cards)
         for kind, card in self.cards.items():
-            if card is None or _past(card.get("ends_at"), now):
+            if card is None or _past(card.get("show_until") or card.get("ends_at"), now):
                 continue
             card = copy.deepcopy(card)
             if kind == "group_buy":
@@ -131,12 +157,24 @@ async def load_cards(
 ) -> dict[str, dict[str, Any] | None]:
     """What the database knows of the room's cards, for a room opening in this process. A
     failure here leaves the cards empty (logged): the room opens all the same."""
-    cards: dict[str, dict[str, Any] | None] = dict.fromkeys(KINDS)
+    cards: dict[str, dict[str, Any] | None] = dict.fromkeys((*KINDS, *TOOL_TYPES))
     try:
         await _load_cards(cards, session=session, shop_id=shop_id, live_session_id=live_session_id)
     except Exception:
         log.exception("room_promotions_load_failed", live_session_id=live_session_id)
         return dict.fromkeys(KINDS)
+    for kind, module_name in TOOL_CARD_MODULES.items():
+        try:
+            module = importlib.import_module(module_name)
+            cards[kind] = await module.current_room_card(
+                session=session, shop_id=shop_id, live_session_id=live_session_id
+            )
+        except ModuleNotFoundError as missing:
+            if not (missing.name and module_name.startswith(missing.name)):
+                log.exception("room_tool_card_load_failed", kind=kind)
+            # else: a tool not built into this installation
+        except Exception:
+            log.exception("room_tool_card_load_failed", kind=kind, live_session_id=live_session_id)
     return cards
 
 

@@ -62,7 +62,7 @@ class RoomMsg:
     seq: int
     kind: str
     msg: dict[str, Any]
-    public: bytes | None  # None: a comment sampled out for viewers
+    public: bytes | None  # None: a comment sampled out for viewers, or a staff-only message
     staff: bytes
     control: bool
     arrived: float
@@ -74,7 +74,7 @@ def encode_room_msg(seq: int, msg: dict[str, Any], shown: bool) -> RoomMsg:
     public: bytes | None = staff
     if "author" in msg:  # staff-only detail: who wrote it, for moderation
         public = p.dumps({k: v for k, v in msg.items() if k != "author"})
-    if not shown:
+    if not shown or msg.get("to") == "staff":  # `"to": "staff"`: the anchor console only
         public = None
     control = kind not in p.DROPPABLE_TYPES
     return RoomMsg(seq, kind, msg, public, staff, control, time.monotonic())
@@ -371,7 +371,8 @@ class Room:
             return
         seq = self.delivered_seq
         viewer_parts = [m.public for m in ready if m.public is not None] + state_parts
-        control_parts = [m.staff for m in ready if m.control] + state_parts
+        control_parts = [m.public for m in ready if m.control and m.public is not None]
+        control_parts += state_parts
         if self.viewers and viewer_parts:
             full = p.encode_frame(seq, viewer_parts)
             if len(control_parts) == len(viewer_parts):

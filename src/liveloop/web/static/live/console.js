@@ -3,6 +3,8 @@
  * Joins the room socket with a staff token (staff see every comment, with its author) and acts
  * through the live console API with fetch + X-CSRF-Token. The page changes only when the room
  * says so (product_push, room_state…), so what the anchor sees is what the viewers see.
+ * Every room message is also dispatched on `document` as `liveloop:room-message` and the fetch
+ * helper is `window.LiveLoopConsole.call(method, url, body)`, for the interaction tool panels.
  */
 (function () {
   "use strict";
@@ -208,6 +210,8 @@
     msgs.forEach(function (msg) {
       var handler = handlers[msg.type];
       if (handler) handler(msg);
+      // Tool panels (live/tools/*_console.html) follow the room without touching this file.
+      document.dispatchEvent(new CustomEvent("liveloop:room-message", { detail: msg }));
     });
   }
 
@@ -225,6 +229,9 @@
     }
     return config.token;
   }
+
+  // For the tool panels: the console's fetch helper (JSON, CSRF, toast on failure).
+  window.LiveLoopConsole = { call: call, toast: toast, format: format, config: config };
 
   var room = new window.LiveLoopRoomSocket({
     path: config.ws_path,

@@ -50,6 +50,18 @@
     if (this.socket) this.socket.close(1000, "bye");
   };
 
+  /** Join again at once with a new token (a guest who became a customer), resuming from the
+   * last seq; the old socket's close is not a failure. */
+  RoomSocket.prototype.rejoin = function () {
+    if (this.stopped) return;
+    var old = this.socket;
+    this.socket = null;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.retryTimer);
+    if (old) old.close(1000, "rejoin");
+    this._connect();
+  };
+
   RoomSocket.prototype.send = function (message) {
     if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
     this.socket.send(JSON.stringify(message));

@@ -466,7 +466,14 @@
     liveSessionId: config.live_session_id,
     code: config.code,
     /** Commerce may swap the guest token for a customer's one (after a phone is given). */
-    setToken: function (token) { state.token = token; this.token = token; },
+    setToken: function (token) {
+      var changed = token !== state.token;
+      state.token = token;
+      this.token = token;
+      // The socket joined as a guest: join again, so that comments, likes and watch time
+      // count for the customer (lottery entries, points) from now on.
+      if (changed && room.isOpen()) room.rejoin();
+    },
     send: function (message) { return room.send(message); },
   };
 
