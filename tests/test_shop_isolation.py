@@ -30,6 +30,14 @@ PNG = bytes.fromhex(
 
 # JSON bodies that would succeed on a record of the caller's own shop.
 API_BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/api/v1/live/{live_session_id}/lotteries"): {
+        "title": "福袋",
+        "prize_kind": "points",
+        "prize_points": 10,
+        "winner_count": 1,
+        "duration_seconds": 60,
+    },
+    ("POST", "/api/v1/lotteries/{lottery_id}/entries/{entry_id}/shipped"): {"note": ""},
     ("PUT", "/api/v1/staff/{staff_id}/role"): {"role": "operator"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"display_name": "李雷"},
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"channel": "douyin", "value": "dy-1"},
@@ -237,7 +245,11 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
     from tests.customers.fission.helpers import make_fission_records
 
     fission = await make_fission_records(session, shop_id=other_shop.id)
+    from tests.live.lottery.conftest import make_lottery_records
+
+    lotteries = await make_lottery_records(session, shop_id=other_shop.id)
     return {
+        **lotteries,
         "segment_id": segment.id,
         "rule_id": rule.id,
         **communities,

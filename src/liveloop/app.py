@@ -72,6 +72,8 @@ ROUTER_MODULES = (
     "liveloop.live.words_pages",
     "liveloop.live.viewer_pages",
     "liveloop.live.room_console",
+    "liveloop.live.lottery.api",
+    "liveloop.live.lottery.viewer_api",
 )
 
 # Modules declaring background jobs, imported so the queue knows every task.
@@ -87,6 +89,7 @@ JOB_MODULES = (
     "liveloop.commerce.affiliates.tasks",
     "liveloop.customers.points.tasks",
     "liveloop.customers.fission.tasks",
+    "liveloop.live.lottery.tasks",
 )
 
 

@@ -20,6 +20,7 @@ from liveloop.customers.segments import models as segment_models
 from liveloop.customers.tagrules import models as tagrule_models
 from liveloop.events import models as event_models
 from liveloop.live import models as live_models
+from liveloop.live.lottery import models as lottery_models
 from liveloop.shops import models as shop_models
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "flash_models",
     "groupbuy_models",
     "live_models",
+    "lottery_models",
     "payment_models",
     "phone_code_models",
     "points_models",

@@ -24,6 +24,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocketState
 
 from liveloop.core.errors import Unauthenticated
+from liveloop.live import promotions
 from liveloop.live import protocol as p
 from liveloop.live.hub import RoomHub, muted_message
 from liveloop.live.room import Room, TokenBucket, until_timestamp
@@ -98,6 +99,7 @@ class Connection:
         "closing",
         "comments",
         "dropped",
+        "entered_lottery",
         "joined_at",
         "last_received",
         "muted_until",
@@ -118,6 +120,7 @@ class Connection:
         self.closing = False
         self.close_reason = ""
         self.dropped = 0  # frames sent without their comments (or not at all) while slow
+        self.entered_lottery: int | None = None  # the lottery this socket was told it entered
         self._slow_since: float | None = None
         self._transport = transport
         self._queue: deque[tuple[bytes, bytes | None]] = deque()
@@ -419,6 +422,34 @@ def _comment(hub: RoomHub, room: Room, connection: Connection, text: str, client
         {"text": text, "comment_id": msg["id"], "shown": shown, "masked": masked},
     )
     hub.buffer.viewer_seen(connection.claims, room.id, comments=1)
+    _lottery_entry(room, connection, text)
+
+
+def _lottery_entry(room: Room, connection: Connection, text: str) -> None:
+    """A comment (with the keyword) enters the room's running comment lottery: the draw reads
+    it from the events; the viewer is told now, once (docs/live-protocol.md lottery_entry)."""
+    card = room.promotions.cards.get("lottery")
+    if not card or card.get("state") != "running" or connection.claims.is_staff:
+        return
+    condition = card.get("condition") or {}
+    kind = condition.get("kind")
+    if kind not in ("comment", "keyword") or connection.entered_lottery == card.get("id"):
+        return
+    if kind == "keyword" and str(condition.get("keyword") or "") not in text:
+        return
+    if promotions.is_past(card.get("ends_at")):
+        return
+    entered = connection.claims.customer_id is not None
+    message: dict[str, Any] = {
+        "type": "lottery_entry",
+        "lottery_id": card.get("id"),
+        "entered": entered,
+    }
+    if entered:
+        connection.entered_lottery = card.get("id")
+    else:
+        message["code"] = "customer_required"
+    room.personal(connection, [message])
 
 
 def _iso(timestamp: float) -> str:

@@ -1,0 +1,1 @@
+"""Lotteries (抽奖) with a verifiable draw (docs/lottery-fairness.md)."""
