@@ -254,3 +254,58 @@ async def test_liveloop_run_fills_the_demo_room_and_empties_it_before_stopping(t
         if not serving.done():
             await asyncio.wait_for(serving, timeout=60)
     assert serving.exception() is None
+
+
+async def test_the_simulated_audience_enters_a_keyword_lottery(live_server: LiveServer) -> None:
+    """Viewers verify a phone (demo SMS), join again as customers and comment the keyword;
+    the draw finds them among the entrants."""
+    from liveloop.demo.interaction import take_part_in_lotteries
+    from liveloop.live.lottery import service as lottery_service
+    from liveloop.live.lottery import verify
+    from liveloop.live.lottery.models import Lottery
+
+    audience = DemoAudience(
+        base_url=live_server.base,
+        code=live_server.code,
+        live_session_id=live_server.live_session_id,
+        size=3,
+        ramp_seconds=0.5,
+        mean_watch_seconds=3600,
+        tick_seconds=0.25,
+        steps=[take_part_in_lotteries(interest=1.0, rate=2.0)],
+        seed=5,
+    )
+    audience.start()
+    try:
+        started = await live_server.api(
+            "POST",
+            f"/api/v1/live/{live_server.live_session_id}/lotteries",
+            {"title": "福袋", "prize_kind": "points", "prize_points": 5, "winner_count": 2,
+             "duration_seconds": 10, "condition": {"kind": "keyword", "keyword": "福袋来了"}},
+        )  # fmt: skip
+        assert started.status_code == 201, started.text
+        lottery_id = started.json()["id"]
+        database = Database(live_server.database_url)
+        try:
+            for _ in range(300):  # until the window closed and the draw (due) has run
+                async with database.sessionmaker() as session:
+                    record = await lottery_service.public_draw(
+                        session=session, lottery_id=lottery_id
+                    )
+                    if record["status"] != "running":
+                        break
+                    shop_id = (await session.get(Lottery, lottery_id)).shop_id  # type: ignore[union-attr]
+                    await lottery_service.draw_lottery(
+                        session=session, shop_id=shop_id, lottery_id=lottery_id
+                    )
+                    await session.commit()
+                await asyncio.sleep(0.1)
+            async with database.sessionmaker() as session:
+                record = await lottery_service.public_draw(session=session, lottery_id=lottery_id)
+        finally:
+            await database.dispose()
+    finally:
+        await audience.stop()
+    assert record["status"] == "drawn"
+    assert len(record["entrants"]) >= 2  # simulated viewers who became customers and commented
+    assert verify.check(record) == []

@@ -73,6 +73,10 @@ class RoomView:
     product: dict[str, Any] | None = None
     lineup: list[dict[str, Any]] = field(default_factory=list)
     last_seq: int | None = None
+    # The interaction tools' cards on show (lottery, red_packet, poll, quiz, welfare…).
+    cards: dict[str, Any] = field(default_factory=dict)
+    # Personal messages for the steps to react to (e.g. lottery_entry), newest last.
+    personal: list[dict[str, Any]] = field(default_factory=list)
 
     def apply(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -82,6 +86,11 @@ class RoomView:
             self.comments_enabled = bool(state.get("comments_enabled", True))
             self.product = state.get("product")
             self.lineup = state.get("lineup") or self.lineup
+            self.cards = dict(state.get("promotions") or {})
+        elif "card" in message and isinstance(kind, str):
+            self.cards[kind] = message.get("card")
+        elif kind == "lottery_entry":
+            self.personal = [*self.personal[-9:], message]
         elif kind == "product_push":
             self.product = message.get("product")
         elif kind == "product_unpush":
@@ -107,6 +116,9 @@ class ViewerContext:
     token: str = ""
     clicked: set[int] = field(default_factory=set)
     memory: dict[str, Any] = field(default_factory=dict)  # free space for extra steps
+    http: httpx.AsyncClient | None = None
+    # Join the room again with `token` (after a phone login made the guest a customer).
+    rejoin: Callable[[], Awaitable[None]] | None = None
 
     def chance(self, per_second: float) -> bool:
         """True with the probability that an event of this rate happens within one tick."""
@@ -160,7 +172,11 @@ def chat_like_click(rates: Rates = Rates()) -> ViewerStep:
     return step
 
 
-DEFAULT_STEPS: tuple[ViewerStep, ...] = (chat_like_click(),)
+def default_steps() -> tuple[ViewerStep, ...]:
+    """Chat, like and click, and take part in the room's interaction tools."""
+    from liveloop.demo import interaction
+
+    return (chat_like_click(), *interaction.steps())
 
 
 def websocket_url(base_url: str, live_session_id: int) -> str:
@@ -189,6 +205,8 @@ class SimulatedViewer:
             send=self._send,
             tick_seconds=audience.tick_seconds,
             base_url=audience.base_url,
+            http=audience.http,
+            rejoin=self._rejoin,
         )
         self.watch_seconds = watch_seconds
         self.socket: ClientConnection | None = None
@@ -196,6 +214,11 @@ class SimulatedViewer:
     async def _send(self, message: dict[str, Any]) -> None:
         if self.socket is not None:
             await self.socket.send(json.dumps(message, ensure_ascii=False))
+
+    async def _rejoin(self) -> None:
+        """Close the socket normally; `run` comes back with the context's (new) token."""
+        if self.socket is not None:
+            await self.socket.close()
 
     async def _token(self) -> str:
         response = await self.audience.http.post(
@@ -299,7 +322,7 @@ class DemoAudience:
         mean_watch_seconds: float = 300.0,
         ramp_seconds: float = 20.0,
         tick_seconds: float = 1.0,
-        steps: Sequence[ViewerStep] = DEFAULT_STEPS,
+        steps: Sequence[ViewerStep] | None = None,
         seed: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -309,7 +332,7 @@ class DemoAudience:
         self.mean_watch_seconds = mean_watch_seconds
         self.ramp_seconds = ramp_seconds
         self.tick_seconds = tick_seconds
-        self.steps = list(steps)
+        self.steps = list(default_steps() if steps is None else steps)
         self.rng = random.Random(seed)
         self.viewers: set[asyncio.Task[None]] = set()
         self.http = httpx.AsyncClient(timeout=10)
