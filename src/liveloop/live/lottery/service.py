@@ -14,7 +14,7 @@ import secrets
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 DRAW_DELAY_S = 3  # after ends_at: comments reach the events table about a second behind
 RESULT_SHOWN_S = 120  # how long the winners card stays in the room's snapshot
 COMMENT_KINDS = ("comment", "keyword")
+ENTRY_BATCH = 5_000
 
 
 # ----------------------------------------------------------------------------- reading
@@ -545,26 +546,42 @@ async def draw_lottery(
     if now < lottery.ends_at + dt.timedelta(seconds=DRAW_DELAY_S):
         return lottery
     customers = await entrant_ids(session, lottery)
-    existing = {
+    joined = {
         entry.customer_id: entry
         for entry in await list_entries(session=session, shop_id=shop_id, lottery_id=lottery.id)
     }
-    by_ticket: dict[str, LotteryEntry] = {}
-    for customer_id in customers:
-        entry = existing.get(customer_id)
-        if entry is None:
-            entry = LotteryEntry(
-                shop_id=shop_id,
-                lottery_id=lottery.id,
-                customer_id=customer_id,
-                ticket=draw.ticket_for(lottery.ticket_salt, customer_id),
-            )
-            session.add(entry)
-        by_ticket[entry.ticket] = entry
-    tickets = sorted(by_ticket)
-    for position, ticket in enumerate(tickets):
-        by_ticket[ticket].position = position
+    ticket_of = {
+        customer_id: joined[customer_id].ticket
+        if customer_id in joined
+        else draw.ticket_for(lottery.ticket_salt, customer_id)
+        for customer_id in customers
+    }
+    tickets = sorted(ticket_of.values())
+    position_of = {ticket: position for position, ticket in enumerate(tickets)}
     winners = draw.draw_winners(lottery.seed, tickets, lottery.winner_count)
+    rank_of = {ticket: rank for rank, ticket in enumerate(winners, start=1)}
+    # Entrants who never tapped 参与 (a comment lottery: all of them) get their row in bulk:
+    # tens of thousands of entrants are one executemany, not one ORM object each.
+    new_rows = [
+        {
+            "shop_id": shop_id,
+            "lottery_id": lottery.id,
+            "customer_id": customer_id,
+            "ticket": ticket,
+            "position": position_of[ticket],
+            "rank": rank_of.get(ticket),
+            "won_at": now if ticket in rank_of else None,
+        }
+        for customer_id, ticket in ticket_of.items()
+        if customer_id not in joined
+    ]
+    for first in range(0, len(new_rows), ENTRY_BATCH):
+        await session.execute(insert(LotteryEntry), new_rows[first : first + ENTRY_BATCH])
+    for customer_id, entry in joined.items():
+        if customer_id in ticket_of:
+            entry.position = position_of[entry.ticket]
+            if entry.ticket in rank_of:
+                entry.rank, entry.won_at = rank_of[entry.ticket], now
     lottery.status = LotteryStatus.DRAWN.value
     lottery.drawn_at = now
     lottery.entrant_count = len(tickets)
@@ -587,13 +604,13 @@ async def draw_lottery(
             "seed": lottery.seed,
         },
     )
-    for rank, ticket in enumerate(winners, start=1):
-        entry = by_ticket[ticket]
-        entry.rank = rank
-        entry.won_at = now
+    winning = await list_entries(
+        session=session, shop_id=shop_id, lottery_id=lottery.id, winners_only=True
+    )
+    for entry in winning:
         await _grant_prize(session, lottery, entry, actor)
     await session.flush()
-    await _record_wins(session, lottery, [by_ticket[t] for t in winners])
+    await _record_wins(session, lottery, winning)
     send_after_commit(
         session,
         live_session_id=lottery.live_session_id,
