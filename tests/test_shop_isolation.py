@@ -38,6 +38,7 @@ API_BODIES: dict[tuple[str, str], Any] = {
         "duration_seconds": 60,
     },
     ("POST", "/api/v1/lotteries/{lottery_id}/entries/{entry_id}/shipped"): {"note": ""},
+    ("POST", "/api/v1/live/{live_session_id}/red-packets"): {"total_fen": 100, "count": 2},
     ("PUT", "/api/v1/staff/{staff_id}/role"): {"role": "operator"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"display_name": "李雷"},
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"channel": "douyin", "value": "dy-1"},
@@ -248,8 +249,12 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
     from tests.live.lottery.conftest import make_lottery_records
 
     lotteries = await make_lottery_records(session, shop_id=other_shop.id)
+    from tests.live.redpackets.conftest import make_redpacket_records
+
+    red_packets = await make_redpacket_records(session, shop_id=other_shop.id)
     return {
         **lotteries,
+        **red_packets,
         "segment_id": segment.id,
         "rule_id": rule.id,
         **communities,

@@ -74,6 +74,8 @@ ROUTER_MODULES = (
     "liveloop.live.room_console",
     "liveloop.live.lottery.api",
     "liveloop.live.lottery.viewer_api",
+    "liveloop.live.redpackets.api",
+    "liveloop.live.redpackets.viewer_api",
 )
 
 # Modules declaring background jobs, imported so the queue knows every task.
@@ -90,6 +92,7 @@ JOB_MODULES = (
     "liveloop.customers.points.tasks",
     "liveloop.customers.fission.tasks",
     "liveloop.live.lottery.tasks",
+    "liveloop.live.redpackets.service",
 )
 
 

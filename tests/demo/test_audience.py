@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import pytest
 import uvicorn
@@ -309,3 +310,46 @@ async def test_the_simulated_audience_enters_a_keyword_lottery(live_server: Live
     assert record["status"] == "drawn"
     assert len(record["entrants"]) >= 2  # simulated viewers who became customers and commented
     assert verify.check(record) == []
+
+
+async def test_the_simulated_audience_grabs_red_packets(live_server: LiveServer) -> None:
+    """Viewers become customers and tap the red packet while it is open; their grabs are in
+    the console's record of the packet."""
+    from liveloop.demo.interaction import grab_red_packets
+
+    audience = DemoAudience(
+        base_url=live_server.base,
+        code=live_server.code,
+        live_session_id=live_server.live_session_id,
+        size=3,
+        ramp_seconds=0.5,
+        mean_watch_seconds=3600,
+        tick_seconds=0.25,
+        steps=[grab_red_packets(interest=1.0, rate=2.0)],
+        seed=7,
+    )
+    audience.start()
+    try:
+        topped = await live_server.api(
+            "POST", "/api/v1/red-packet-budget/top-ups", {"amount_fen": 1000}
+        )
+        assert topped.status_code == 201, topped.text
+        started = await live_server.api(
+            "POST",
+            f"/api/v1/live/{live_server.live_session_id}/red-packets",
+            {"total_fen": 300, "count": 5, "duration_seconds": 60},
+        )
+        assert started.status_code == 201, started.text
+        packet_id = started.json()["id"]
+        grabbed: list[dict[str, Any]] = []
+        for _ in range(300):
+            detail = await live_server.api("GET", f"/api/v1/red-packets/{packet_id}")
+            grabbed = detail.json()["grabs"]
+            if len(grabbed) >= 2:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await audience.stop()
+    assert len(grabbed) >= 2
+    assert len({g["customer_id"] for g in grabbed}) == len(grabbed)
+    assert all(g["amount_fen"] >= 1 for g in grabbed)

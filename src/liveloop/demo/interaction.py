@@ -2,7 +2,7 @@
 
 A viewer who wants a prize first verifies a phone number (the demo SMS provider shows the
 code, so the simulated viewer reads it from the answer), becomes a customer and joins the room
-again; then it comments the lottery keyword (口令) or taps 参与. Each viewer acts on a tool at
+again; then it comments the lottery keyword (口令) or taps 参与, and taps red packets. Each viewer acts on a tool at
 most once, after a human-ish delay, and only some of them bother.
 """
 
@@ -21,6 +21,8 @@ log = structlog.get_logger(__name__)
 
 LOTTERY_INTEREST = 0.7  # share of viewers who enter a lottery they see
 ENTER_RATE = 1 / 6  # per second, once interested: most enter within the first half minute
+RED_PACKET_INTEREST = 0.85  # share of viewers who tap a red packet they see
+GRAB_RATE = 1 / 2  # per second, once interested: a red packet rain is a rush
 
 
 def demo_phone(ctx: ViewerContext) -> str:
@@ -71,6 +73,19 @@ def _interested(ctx: ViewerContext, key: str, share: float) -> bool:
     return bool(decided[key])
 
 
+async def ready_as_customer(ctx: ViewerContext, key: str) -> bool:
+    """True once the viewer is a customer on a customer's socket; else start on the way there
+    (a viewer who cannot verify a phone gives up on `key`)."""
+    if not await become_customer(ctx):
+        ctx.memory[key] = "guest"
+        return False
+    if not ctx.memory.get("joined_as_customer"):
+        # The rejoin is under way: the next tick's socket is the customer's.
+        ctx.memory["joined_as_customer"] = True
+        return False
+    return True
+
+
 def take_part_in_lotteries(
     interest: float = LOTTERY_INTEREST, rate: float = ENTER_RATE
 ) -> ViewerStep:
@@ -83,14 +98,7 @@ def take_part_in_lotteries(
         key = f"lottery:{card.get('id')}"
         if ctx.memory.get(key) or not _interested(ctx, key, interest):
             return
-        if not ctx.chance(rate):
-            return
-        if not await become_customer(ctx):
-            ctx.memory[key] = "guest"
-            return
-        if not ctx.memory.get("joined_as_customer"):
-            # The rejoin is under way: the next tick's socket is the customer's.
-            ctx.memory["joined_as_customer"] = True
+        if not ctx.chance(rate) or not await ready_as_customer(ctx, key):
             return
         ctx.memory[key] = "entered"
         condition = card.get("condition") or {}
@@ -106,5 +114,32 @@ def take_part_in_lotteries(
     return step
 
 
+def grab_red_packets(interest: float = RED_PACKET_INTEREST, rate: float = GRAB_RATE) -> ViewerStep:
+    """Tap a red packet while it is open (most viewers do, and fast); a refusal (手慢了, the
+    condition not met) is what a person would see and shrug at."""
+
+    async def step(ctx: ViewerContext) -> None:
+        card = ctx.room.cards.get("red_packet")
+        if not card or card.get("state") != "open" or ctx.room.status != "live":
+            return
+        key = f"red_packet:{card.get('id')}"
+        if ctx.memory.get(key) or not _interested(ctx, key, interest):
+            return
+        if not ctx.chance(rate) or not await ready_as_customer(ctx, key):
+            return
+        ctx.memory[key] = "tapped"
+        condition = card.get("condition") or {}
+        if condition.get("kind") in ("keyword", "comment"):
+            text = condition.get("keyword") or ctx.rng.choice(["抢", "红包来了"])
+            await ctx.send({"type": "comment", "text": text, "client_id": uuid.uuid4().hex})
+        try:
+            answer = await api(ctx, "POST", f"/red-packets/{card['id']}/grab")
+            log.debug("demo_red_packet_grab", status=answer.status_code)
+        except httpx.HTTPError as error:
+            log.debug("demo_red_packet_grab_failed", error=repr(error))
+
+    return step
+
+
 def steps() -> tuple[ViewerStep, ...]:
-    return (take_part_in_lotteries(),)
+    return (take_part_in_lotteries(), grab_red_packets())

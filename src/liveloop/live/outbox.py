@@ -13,6 +13,7 @@ without one (a CLI, a worker) publishes straight to the bus built from settings.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,7 +51,8 @@ async def send_now(*, live_session_id: int, message: dict[str, Any]) -> None:
     if loop is asyncio.get_running_loop():
         await publisher(live_session_id, message)
         return
-    future = asyncio.run_coroutine_threadsafe(publisher(live_session_id, message), loop)  # type: ignore[arg-type]
+    coroutine: Any = publisher(live_session_id, message)
+    future: concurrent.futures.Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, loop)
     await asyncio.wrap_future(future)
 
 
