@@ -119,6 +119,36 @@ async def test_banned_and_todays_winners_are_left_out(session, shop, actor, room
     assert drawn.entrant_count == 1 and [e.customer_id for e in entries] == [other.id]
 
 
+async def test_staff_are_left_out_unless_the_anchor_keeps_them(session, shop, actor, room) -> None:
+    """A customer with a staff member's login e-mail, or tagged 员工, never enters the draw."""
+    await factories.make_staff(session, shop_id=shop.id, email="Host.Wang@Example.com")
+    by_email = await factories.make_customer(
+        session, shop_id=shop.id, name="主播小号", email="host.wang@example.com"
+    )
+    by_tag = await factories.make_customer(
+        session, shop_id=shop.id, name="客服同事", tags=[service.STAFF_TAG]
+    )
+    fan = await factories.make_customer(session, shop_id=shop.id, name="真粉丝", email="fan@x.cn")
+    left_out = await start(session, actor, room.id, condition={"kind": "comment"}, winner_count=3)
+    for customer in (by_email, by_tag, fan):
+        await comment(session, shop.id, room.id, customer.id, "来了")
+    drawn = await service.draw_lottery(
+        session=session, shop_id=shop.id, lottery_id=left_out.id, now=after_window(left_out)
+    )
+    entries = await service.list_entries(session=session, shop_id=shop.id, lottery_id=left_out.id)
+    assert drawn.entrant_count == 1 and [e.customer_id for e in entries] == [fan.id]
+    kept = await start(
+        session, actor, room.id, condition={"kind": "comment"}, winner_count=3,
+        exclude_staff=False, exclude_winners_today=False,
+    )  # fmt: skip
+    for customer in (by_email, by_tag, fan):
+        await comment(session, shop.id, room.id, customer.id, "再来")
+    drawn = await service.draw_lottery(
+        session=session, shop_id=shop.id, lottery_id=kept.id, now=after_window(kept)
+    )
+    assert drawn.entrant_count == 3
+
+
 async def test_tap_to_join_checks_the_condition(session, shop, actor, room) -> None:
     liker = await factories.make_customer(session, shop_id=shop.id, name="点赞")
     watcher = await factories.make_customer(session, shop_id=shop.id, name="只看")

@@ -69,6 +69,8 @@ class Lottery(IdMixin, TimestampMixin, ShopScoped, Base):
     condition: Mapped[dict[str, Any]] = mapped_column(default=dict)
     exclude_banned: Mapped[bool] = mapped_column(default=True)
     exclude_winners_today: Mapped[bool] = mapped_column(default=True)
+    # Staff: customers with a staff member's e-mail, or tagged STAFF_TAG (员工).
+    exclude_staff: Mapped[bool] = mapped_column(default=True)
     status: Mapped[str] = mapped_column(String(16), default=LotteryStatus.RUNNING.value)
     starts_at: Mapped[dt.datetime] = mapped_column()
     ends_at: Mapped[dt.datetime] = mapped_column()

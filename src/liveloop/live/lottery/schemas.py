@@ -40,6 +40,7 @@ class LotteryIn(BaseModel):
     condition: EntryCondition = Field(default_factory=EntryCondition)
     exclude_banned: bool = True
     exclude_winners_today: bool = True
+    exclude_staff: bool = True
 
     @field_validator("prize_name", "prize_coupon_id", "prize_product_id", "prize_points")
     @classmethod
@@ -67,6 +68,7 @@ class LotteryOut(BaseModel):
     condition: dict[str, Any]
     exclude_banned: bool
     exclude_winners_today: bool
+    exclude_staff: bool
     status: str
     starts_at: dt.datetime
     ends_at: dt.datetime

@@ -14,7 +14,7 @@ import secrets
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, or_, select
+from sqlalchemy import CompoundSelect, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 DRAW_DELAY_S = 3  # after ends_at: comments reach the events table about a second behind
 RESULT_SHOWN_S = 120  # how long the winners card stays in the room's snapshot
 COMMENT_KINDS = ("comment", "keyword")
+STAFF_TAG = "员工"  # customers with this tag are the shop's own people: left out of draws
 ENTRY_BATCH = 5_000
 
 
@@ -278,6 +279,7 @@ async def start_lottery(
         condition=condition.model_dump(),
         exclude_banned=data.exclude_banned,
         exclude_winners_today=data.exclude_winners_today,
+        exclude_staff=data.exclude_staff,
         starts_at=now,
         ends_at=now + dt.timedelta(seconds=data.duration_seconds),
         seed=seed,
@@ -523,7 +525,40 @@ async def entrant_ids(session: AsyncSession, lottery: Lottery) -> list[int]:
             LotteryEntry.won_at >= day_start,
         )
         statement = statement.where(customer.not_in(won))
+    if lottery.exclude_staff:
+        statement = statement.where(
+            customer.not_in(await staff_customers(session, lottery.shop_id))
+        )
     return sorted({row[0] for row in await session.execute(statement)})
+
+
+async def staff_customers(session: AsyncSession, shop_id: int) -> CompoundSelect:
+    """The shop's own people among its customers: a customer whose e-mail identity is an active
+    staff member's login e-mail, or who carries the tag STAFF_TAG (员工), which an operator puts
+    on the profiles of colleagues who watch from their own phones."""
+    from liveloop.customers.crypto import get_cipher
+    from liveloop.customers.identities import make_identity
+    from liveloop.customers.models import CustomerIdentity, CustomerTag, Tag
+    from liveloop.shops.models import Staff
+
+    emails = (
+        await session.execute(
+            select(Staff.email).where(Staff.shop_id == shop_id, Staff.is_active.is_(True))
+        )
+    ).scalars()
+    cipher = get_cipher()
+    keys = [make_identity(cipher, "email", email, encrypt=False).key for email in emails]
+    by_email = select(CustomerIdentity.customer_id).where(
+        CustomerIdentity.shop_id == shop_id,
+        CustomerIdentity.channel == "email",
+        CustomerIdentity.key.in_(keys),
+    )
+    by_tag = (
+        select(CustomerTag.customer_id)
+        .join(Tag, Tag.id == CustomerTag.tag_id)
+        .where(Tag.shop_id == shop_id, Tag.name == STAFF_TAG)
+    )
+    return by_email.union(by_tag)
 
 
 async def _shop_day_start(session: AsyncSession, shop_id: int, moment: dt.datetime) -> dt.datetime:

@@ -76,6 +76,7 @@
       duration_seconds: Number(data.get("duration_seconds")),
       exclude_banned: !!data.get("exclude_banned"),
       exclude_winners_today: !!data.get("exclude_winners_today"),
+      exclude_staff: !!data.get("exclude_staff"),
       condition: { kind: data.get("condition_kind") },
     };
     if (kind === "points") body.prize_points = Number(data.get("prize_points"));
