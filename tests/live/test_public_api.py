@@ -147,6 +147,53 @@ async def test_forged_expired_and_other_room_tokens_are_refused(
     ] == "token_invalid"
 
 
+async def test_a_kept_customer_token_is_exchanged_for_this_room(
+    anon_client, session, shop, other_shop, settings, monkeypatch
+):
+    """A viewer who verified a phone stays that customer after a reload, in the shop's next
+    session too; a guest's, another shop's, forged or too old token is not exchanged."""
+    from itsdangerous import TimestampSigner
+
+    from liveloop.live.public_api import CUSTOMER_TOKEN_REFRESH_S
+
+    fan = await factories.make_customer(session, shop_id=shop.id, name="老粉")
+    yesterday = await make_live_session(session, shop_id=shop.id, status="ended")
+    today = await make_live_session(session, shop_id=shop.id, status="live")
+    kept, _ = await live_service.issue_viewer_token(
+        session=session, settings=settings, live_session=yesterday, customer_id=fan.id
+    )
+    url = f"/api/v1/public/live/{today.code}/token/refresh"
+    body = {"device_id": "device-0002bb", "token": kept}
+    answer = await anon_client.post(url, json=body)
+    assert answer.status_code == 200, answer.text
+    claims = read_viewer_token(settings, answer.json()["token"])
+    assert (claims.customer_id, claims.live_session_id) == (fan.id, today.id)
+    assert claims.device_id == "device-0002bb" and answer.json()["room"]["id"] == today.id
+
+    async def refused(token: str) -> tuple[int, str]:
+        response = await anon_client.post(url, json={**body, "token": token})
+        return response.status_code, response.json()["code"]
+
+    assert await refused((await guest(anon_client, today))["token"]) == (401, "token_invalid")
+    their_room = await make_live_session(session, shop_id=other_shop.id, status="live")
+    theirs = await factories.make_customer(session, shop_id=other_shop.id)
+    their_token, _ = await live_service.issue_viewer_token(
+        session=session, settings=settings, live_session=their_room, customer_id=theirs.id
+    )
+    assert await refused(their_token) == (401, "token_invalid")
+    assert await refused(kept[:-2] + "xx") == (401, "token_invalid")
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            TimestampSigner,
+            "get_timestamp",
+            lambda self: int(__import__("time").time()) - CUSTOMER_TOKEN_REFRESH_S - 60,
+        )
+        old, _ = await live_service.issue_viewer_token(
+            session=session, settings=settings, live_session=yesterday, customer_id=fan.id
+        )
+    assert await refused(old) == (401, "token_expired")
+
+
 async def test_an_expired_token_is_refused(settings, session, shop):
     live = await make_live_session(session, shop_id=shop.id)
     token, _ = await live_service.issue_viewer_token(

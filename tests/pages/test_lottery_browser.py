@@ -54,6 +54,12 @@ async def test_viewer_enters_a_keyword_lottery_and_sees_the_winners(
         await expect(page.locator("#llt-result")).to_be_visible(timeout=40000)
         await expect(page.locator("#llt-winners li.mine")).to_have_count(1, timeout=10000)
         await expect(page.locator("#llt-outcome")).not_to_be_empty()
+
+        # A reload keeps the customer (the page exchanges the token it kept): still the winner.
+        await page.reload()
+        await page.click("#llt-badge", timeout=15000)
+        await expect(page.locator("#llt-result")).to_be_visible(timeout=15000)
+        await expect(page.locator("#llt-winners li.mine")).to_have_count(1, timeout=15000)
         assert page.problems == []
 
     async with httpx.AsyncClient(base_url=shop_server["base"], timeout=15) as client:

@@ -20,7 +20,11 @@ from liveloop.customers.phone_codes.proof import prove_guest_phone, refusal_resp
 from liveloop.customers.phone_codes.service import PhoneCodeRejected
 from liveloop.live import service
 from liveloop.live.models import LiveSession
-from liveloop.live.schemas import PublicReservationRequest, PublicTokenRequest
+from liveloop.live.schemas import (
+    PublicReservationRequest,
+    PublicTokenRefreshRequest,
+    PublicTokenRequest,
+)
 from liveloop.live.viewers import VIEWER_TOKEN_TTL, ViewerClaims, read_viewer_token
 from liveloop.shops import service as shops_service
 
@@ -102,19 +106,20 @@ async def get_room(live_session: Room, session: DbSession) -> Any:
     return HtmlSafeJSONResponse(await room_info(session, live_session))
 
 
-@router.post("/{code}/token", response_class=HtmlSafeJSONResponse)
-async def guest_token(
-    code: str, data: PublicTokenRequest, session: DbSession, request: Request
-) -> Any:
-    """A guest's token (by device id) and the room, in one round trip. Rate limited per client
-    address and per device (429 `rate_limited` with `retry_after_s` and a Retry-After header)."""
+# How old a customer's token may be and still be exchanged for a new one: a viewer who verified
+# a phone stays that customer across reloads and the shop's next sessions for this long.
+CUSTOMER_TOKEN_REFRESH_S = 30 * 24 * 3600
+
+
+async def _token_limited(request: Request, device_id: str) -> JSONResponse | None:
+    """429 `rate_limited` (with Retry-After) when this address or device asks too often."""
     from liveloop.live import token_limits
 
     try:
         await token_limits.check_guest_token(
             store=token_limits.window_for(request.app.state.settings.redis_url),
             client_ip=request.client.host if request.client else None,
-            device_id=data.device_id,
+            device_id=device_id,
         )
     except token_limits.TokenRateLimited as refused:
         return JSONResponse(
@@ -122,6 +127,31 @@ async def guest_token(
             status_code=refused.status_code,
             headers={"Retry-After": str(refused.retry_after_s)},
         )
+    return None
+
+
+async def _token_answer(
+    session: Any, live_session: LiveSession, token: str, claims: ViewerClaims
+) -> HtmlSafeJSONResponse:
+    return HtmlSafeJSONResponse(
+        {
+            "token": token,
+            "expires_in": VIEWER_TOKEN_TTL,
+            "viewer": {"key": claims.viewer_key, "name": claims.name, "role": claims.role},
+            "room": await room_info(session, live_session),
+        }
+    )
+
+
+@router.post("/{code}/token", response_class=HtmlSafeJSONResponse)
+async def guest_token(
+    code: str, data: PublicTokenRequest, session: DbSession, request: Request
+) -> Any:
+    """A guest's token (by device id) and the room, in one round trip. Rate limited per client
+    address and per device (429 `rate_limited` with `retry_after_s` and a Retry-After header)."""
+    limited = await _token_limited(request, data.device_id)
+    if limited is not None:
+        return limited
     live_session = await room_by_code(code, session)  # after the limit: guessing codes counts
     token, claims = await service.issue_viewer_token(
         session=session,
@@ -132,14 +162,41 @@ async def guest_token(
         source_code=data.src,
         share_code=data.share,
     )
-    return HtmlSafeJSONResponse(
-        {
-            "token": token,
-            "expires_in": VIEWER_TOKEN_TTL,
-            "viewer": {"key": claims.viewer_key, "name": claims.name, "role": claims.role},
-            "room": await room_info(session, live_session),
-        }
+    return await _token_answer(session, live_session, token, claims)
+
+
+@router.post("/{code}/token/refresh", response_class=HtmlSafeJSONResponse)
+async def customer_token(
+    code: str, data: PublicTokenRefreshRequest, session: DbSession, request: Request
+) -> Any:
+    """A customer's token for this room in exchange for one the page kept (up to 30 days old,
+    from any room of the same shop), so that a viewer who verified a phone is still that
+    customer after a reload or in the next session. 401 `token_invalid` / `token_expired` for a
+    guest's, another shop's, forged or too old token (the page then asks for a guest token);
+    409 `customer_merged` / `customer_deleted`; 403 `banned`; 429 as for a guest token."""
+    limited = await _token_limited(request, data.device_id)
+    if limited is not None:
+        return limited
+    live_session = await room_by_code(code, session)
+    settings = request.app.state.settings
+    kept = read_viewer_token(settings, data.token, max_age=CUSTOMER_TOKEN_REFRESH_S)
+    if kept.customer_id is None or kept.shop_id != live_session.shop_id:
+        raise Unauthenticated(
+            "this token is not a customer's of this shop; ask for a guest token instead",
+            code="token_invalid",
+            field="token",
+        )
+    token, claims = await service.issue_viewer_token(
+        session=session,
+        settings=settings,
+        live_session=live_session,
+        customer_id=kept.customer_id,
+        device_id=data.device_id,
+        nickname=data.nickname,
+        source_code=data.src,
+        share_code=data.share,
     )
+    return await _token_answer(session, live_session, token, claims)
 
 
 @router.post("/{code}/reservations", response_class=HtmlSafeJSONResponse)

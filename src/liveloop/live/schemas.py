@@ -251,6 +251,12 @@ class PublicTokenRequest(StrictModel):
     share: LinkCode = ""
 
 
+class PublicTokenRefreshRequest(PublicTokenRequest):
+    token: str = Field(
+        min_length=1, max_length=4000, description="A customer's viewer token this page kept"
+    )
+
+
 class PublicReservationRequest(StrictModel):
     phone: str | None = Field(None, max_length=32, description="Needed when the viewer is a guest.")
     phone_code: PhoneCodeValue | None = Field(

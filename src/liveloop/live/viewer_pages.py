@@ -74,6 +74,7 @@ def viewer_config(
     return {
         "code": code,
         "live_session_id": live_session.id,
+        "shop_id": live_session.shop_id,
         "status": live_session.status,
         "hls_url": live_session.hls_url,
         "cover_url": live_service.cover_url(live_session),

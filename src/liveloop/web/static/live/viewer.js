@@ -103,6 +103,7 @@
       var failure = new Error((data && data.message) || t.try_again);
       failure.field = data && data.field;
       failure.code = data && data.code;
+      failure.status = response.status;
       throw failure;
     }
     return data;
@@ -110,11 +111,38 @@
 
   // ---- token and room info ---------------------------------------------------------------
 
+  // A customer's token (after a verified phone) is kept in this browser, so that a reload or
+  // the shop's next session exchanges it for a fresh one instead of starting over as a guest.
+  var CUSTOMER_TOKEN_KEY = "liveloop.customer_token." + config.shop_id;
+
+  function keptToken() {
+    try { return window.localStorage.getItem(CUSTOMER_TOKEN_KEY); } catch (error) { return null; }
+  }
+
+  function keepToken(token) {
+    try {
+      if (token) window.localStorage.setItem(CUSTOMER_TOKEN_KEY, token);
+      else window.localStorage.removeItem(CUSTOMER_TOKEN_KEY);
+    } catch (error) { /* private mode: this page only */ }
+  }
+
   async function fetchToken() {
     var body = { device_id: deviceId() };
     if (config.src) body.src = config.src;
     if (config.share) body.share = config.share;
-    var data = await api(config.token_url, body);
+    var data = null;
+    var kept = keptToken();
+    if (kept) {
+      try {
+        data = await api(config.token_url + "/refresh", Object.assign({ token: kept }, body));
+        keepToken(data.token);
+      } catch (failure) {
+        // Too old, another shop's, a merged customer: forget it. Banned or busy: keep it.
+        if (failure.status === 401 || failure.status === 409 || failure.status === 422) keepToken(null);
+        data = null;
+      }
+    }
+    if (!data) data = await api(config.token_url, body);
     state.token = data.token;
     window.LiveLoopViewer.token = data.token;
     if (data.viewer && !state.me) state.me = data.viewer;
@@ -467,6 +495,7 @@
     code: config.code,
     /** Commerce may swap the guest token for a customer's one (after a phone is given). */
     setToken: function (token) {
+      keepToken(token); // only a customer's token comes this way (phone login, reservation)
       var changed = token !== state.token;
       state.token = token;
       this.token = token;
