@@ -39,6 +39,16 @@ API_BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/api/v1/lotteries/{lottery_id}/entries/{entry_id}/shipped"): {"note": ""},
     ("POST", "/api/v1/live/{live_session_id}/red-packets"): {"total_fen": 100, "count": 2},
+    ("POST", "/api/v1/live/{live_session_id}/polls"): {
+        "question": "选哪个？",
+        "options": ["A", "B"],
+    },
+    ("POST", "/api/v1/live/{live_session_id}/quizzes"): {
+        "question": "哪个对？",
+        "options": ["A", "B"],
+        "correct_index": 0,
+    },
+    ("POST", "/api/v1/live-questions/{question_id}/answer"): {"answer": "可以", "on_screen": True},
     ("PUT", "/api/v1/staff/{staff_id}/role"): {"role": "operator"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"display_name": "李雷"},
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"channel": "douyin", "value": "dy-1"},
@@ -252,9 +262,13 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
     from tests.live.redpackets.conftest import make_redpacket_records
 
     red_packets = await make_redpacket_records(session, shop_id=other_shop.id)
+    from tests.live.polls.conftest import make_polls_records
+
+    polls = await make_polls_records(session, shop_id=other_shop.id)
     return {
         **lotteries,
         **red_packets,
+        **polls,
         "segment_id": segment.id,
         "rule_id": rule.id,
         **communities,

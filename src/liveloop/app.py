@@ -76,6 +76,8 @@ ROUTER_MODULES = (
     "liveloop.live.lottery.viewer_api",
     "liveloop.live.redpackets.api",
     "liveloop.live.redpackets.viewer_api",
+    "liveloop.live.polls.api",
+    "liveloop.live.polls.viewer_api",
 )
 
 # Modules declaring background jobs, imported so the queue knows every task.
@@ -93,6 +95,7 @@ JOB_MODULES = (
     "liveloop.customers.fission.tasks",
     "liveloop.live.lottery.tasks",
     "liveloop.live.redpackets.service",
+    "liveloop.live.polls.tasks",
 )
 
 

@@ -21,6 +21,7 @@ from liveloop.customers.tagrules import models as tagrule_models
 from liveloop.events import models as event_models
 from liveloop.live import models as live_models
 from liveloop.live.lottery import models as lottery_models
+from liveloop.live.polls import models as polls_models
 from liveloop.live.redpackets import models as redpackets_models
 from liveloop.shops import models as shop_models
 
@@ -43,6 +44,7 @@ __all__ = [
     "payment_models",
     "phone_code_models",
     "points_models",
+    "polls_models",
     "redpackets_models",
     "rfm_models",
     "segment_models",
