@@ -243,6 +243,25 @@ async def test_paying_counts_units_sold_and_is_idempotent(session, shop, buyer, 
         )
 
 
+async def test_a_payment_time_given_to_the_second_never_precedes_the_order(
+    session, shop, buyer, tea
+) -> None:
+    order = await factories.make_order(
+        session, shop_id=shop.id, customer_id=buyer.id, lines=[(tea.skus[0].id, 1)]
+    )
+    # The provider's success time, to the second, falls before the order's creation.
+    truncated = order.created_at.replace(microsecond=0) - dt.timedelta(microseconds=1)
+    paid = await orders_service.mark_order_paid(
+        session=session,
+        shop_id=shop.id,
+        order_id=order.id,
+        amount_fen=order.total_fen,
+        paid_at=truncated,
+        payment_ref="P-early",
+    )
+    assert paid.paid_at == paid.created_at
+
+
 async def test_expiry_returns_stock_once_and_refuses_a_late_payment(
     session, shop, buyer, tea
 ) -> None:

@@ -416,7 +416,9 @@ async def mark_order_paid(
         )
     move(session, order, S.PAID, actor_label="payment", note=payment_ref)
     order.paid_fen = amount_fen
-    order.paid_at = paid_at
+    # Providers give the success time to the second (WeChat Pay's RFC 3339 time has no
+    # fraction): an order paid within the second it was placed must not read as paid first.
+    order.paid_at = max(paid_at, order.created_at)
     order.payment_ref = payment_ref[:64]
     await catalog_service.record_sold(
         session=session,
