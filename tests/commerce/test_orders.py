@@ -258,8 +258,28 @@ async def test_a_payment_time_given_to_the_second_never_precedes_the_order(
         amount_fen=order.total_fen,
         paid_at=truncated,
         payment_ref="P-early",
+        time_resolution=orders_service.PROVIDER_TIME_RESOLUTION,
     )
     assert paid.paid_at == paid.created_at
+
+
+async def test_a_payment_time_well_before_the_order_is_kept_as_given(
+    session, shop, buyer, tea
+) -> None:
+    order = await factories.make_order(
+        session, shop_id=shop.id, customer_id=buyer.id, lines=[(tea.skus[0].id, 1)]
+    )
+    imported = order.created_at - dt.timedelta(days=3)
+    paid = await orders_service.mark_order_paid(
+        session=session,
+        shop_id=shop.id,
+        order_id=order.id,
+        amount_fen=order.total_fen,
+        paid_at=imported,
+        payment_ref="P-imported",
+        time_resolution=orders_service.PROVIDER_TIME_RESOLUTION,
+    )
+    assert paid.paid_at == imported
 
 
 async def test_expiry_returns_stock_once_and_refuses_a_late_payment(

@@ -53,6 +53,7 @@ from liveloop.shops import service as shops_service
 from liveloop.shops.service import Actor
 
 __all__ = [
+    "PROVIDER_TIME_RESOLUTION",
     "LineRequest",
     "cancel_order",
     "complete_order",
@@ -70,6 +71,9 @@ __all__ = [
 ]
 
 S = OrderStatus
+
+# WeChat Pay and Alipay report the success time to the second.
+PROVIDER_TIME_RESOLUTION = dt.timedelta(seconds=1)
 
 
 # ----------------------------------------------------------------------------------- placing
@@ -385,8 +389,12 @@ async def mark_order_paid(
     amount_fen: int,
     paid_at: dt.datetime,
     payment_ref: str,
+    time_resolution: dt.timedelta = dt.timedelta(0),
 ) -> Order:
     """Record a confirmed payment: pending_payment → paid, units counted as sold.
+
+    `time_resolution` is how coarse the payer's `paid_at` is: a time that falls less than
+    that before the order's creation is the same moment, recorded as the creation time.
 
     Idempotent for the same `payment_ref`. Refused: an amount other than the total (409
     amount_mismatch), an order no longer payable, i.e. expired or cancelled (409
@@ -418,7 +426,9 @@ async def mark_order_paid(
     order.paid_fen = amount_fen
     # Providers give the success time to the second (WeChat Pay's RFC 3339 time has no
     # fraction): an order paid within the second it was placed must not read as paid first.
-    order.paid_at = max(paid_at, order.created_at)
+    if order.created_at - time_resolution < paid_at < order.created_at:
+        paid_at = order.created_at
+    order.paid_at = paid_at
     order.payment_ref = payment_ref[:64]
     await catalog_service.record_sold(
         session=session,

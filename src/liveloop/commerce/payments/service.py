@@ -418,6 +418,7 @@ async def _apply_to_order(*, session: AsyncSession, payment: Payment, paid_at: d
                 amount_fen=payment.amount_fen,
                 paid_at=paid_at,
                 payment_ref=payment.number,
+                time_resolution=orders_service.PROVIDER_TIME_RESOLUTION,
             )
             if order.payment_ref and order.payment_ref != payment.number:
                 problem = f"order {order.number} was already paid by payment {order.payment_ref}"
