@@ -49,6 +49,11 @@ API_BODIES: dict[tuple[str, str], Any] = {
         "correct_index": 0,
     },
     ("POST", "/api/v1/live-questions/{question_id}/answer"): {"answer": "可以", "on_screen": True},
+    ("PUT", "/api/v1/live/{live_session_id}/mic"): {"is_open": True, "max_guests": 1},
+    ("POST", "/api/v1/mic/requests/{request_id}/reject"): {"reason": ""},
+    ("POST", "/api/v1/mic/requests/{request_id}/end"): {"reason": ""},
+    ("POST", "/api/v1/service/conversations/{conversation_id}/messages"): {"text": "你好"},
+    ("POST", "/api/v1/service/conversations/{conversation_id}/read"): {"up_to": 0},
     ("PUT", "/api/v1/staff/{staff_id}/role"): {"role": "operator"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"display_name": "李雷"},
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"channel": "douyin", "value": "dy-1"},
@@ -265,10 +270,17 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
     from tests.live.polls.conftest import make_polls_records
 
     polls = await make_polls_records(session, shop_id=other_shop.id)
+    from tests.live.mic.conftest import make_mic_records
+    from tests.live.servicechat.conftest import make_servicechat_records
+
+    mic = await make_mic_records(session, shop_id=other_shop.id)
+    service_chat = await make_servicechat_records(session, shop_id=other_shop.id)
     return {
         **lotteries,
         **red_packets,
         **polls,
+        **mic,
+        **service_chat,
         "segment_id": segment.id,
         "rule_id": rule.id,
         **communities,

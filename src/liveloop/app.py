@@ -78,6 +78,11 @@ ROUTER_MODULES = (
     "liveloop.live.redpackets.viewer_api",
     "liveloop.live.polls.api",
     "liveloop.live.polls.viewer_api",
+    "liveloop.live.mic.api",
+    "liveloop.live.mic.viewer_api",
+    "liveloop.live.servicechat.api",
+    "liveloop.live.servicechat.viewer_api",
+    "liveloop.live.servicechat.pages",
 )
 
 # Modules declaring background jobs, imported so the queue knows every task.
@@ -96,6 +101,7 @@ JOB_MODULES = (
     "liveloop.live.lottery.tasks",
     "liveloop.live.redpackets.service",
     "liveloop.live.polls.tasks",
+    "liveloop.live.mic.tasks",
 )
 
 

@@ -21,8 +21,10 @@ from liveloop.customers.tagrules import models as tagrule_models
 from liveloop.events import models as event_models
 from liveloop.live import models as live_models
 from liveloop.live.lottery import models as lottery_models
+from liveloop.live.mic import models as mic_models
 from liveloop.live.polls import models as polls_models
 from liveloop.live.redpackets import models as redpackets_models
+from liveloop.live.servicechat import models as servicechat_models
 from liveloop.shops import models as shop_models
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "groupbuy_models",
     "live_models",
     "lottery_models",
+    "mic_models",
     "payment_models",
     "phone_code_models",
     "points_models",
@@ -48,6 +51,7 @@ __all__ = [
     "redpackets_models",
     "rfm_models",
     "segment_models",
+    "servicechat_models",
     "shop_models",
     "tagrule_models",
 ]

@@ -106,6 +106,13 @@ NAV: tuple[NavGroup, ...] = (
         N_("Engagement"),
         (
             NavItem(
+                "service",
+                N_("Customer service"),
+                "/console/service",
+                "chat",
+                P.CUSTOMERS_WRITE,
+            ),
+            NavItem(
                 "outreach",
                 N_("Outreach"),
                 "/console/outreach",
