@@ -52,6 +52,13 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/live/{live_session_id}/mic"): {"is_open": True, "max_guests": 1},
     ("POST", "/api/v1/mic/requests/{request_id}/reject"): {"reason": ""},
     ("POST", "/api/v1/mic/requests/{request_id}/end"): {"reason": ""},
+    ("POST", "/api/v1/live/{live_session_id}/welfare-offers"): {
+        "community_id": "{community_id}",
+        "popup_text": "加入VIP群领积分",
+        "reward_kind": "points",
+        "reward_points": 10,
+    },
+    ("POST", "/api/v1/welfare-offers/{offer_id}/confirmations"): {"customer_id": "{customer_id}"},
     ("POST", "/api/v1/service/conversations/{conversation_id}/messages"): {"text": "你好"},
     ("POST", "/api/v1/service/conversations/{conversation_id}/read"): {"up_to": 0},
     ("PUT", "/api/v1/staff/{staff_id}/role"): {"role": "operator"},
@@ -275,12 +282,16 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
 
     mic = await make_mic_records(session, shop_id=other_shop.id)
     service_chat = await make_servicechat_records(session, shop_id=other_shop.id)
+    from tests.live.welfare.conftest import make_welfare_records
+
+    welfare = await make_welfare_records(session, shop_id=other_shop.id)
     return {
         **lotteries,
         **red_packets,
         **polls,
         **mic,
         **service_chat,
+        **welfare,
         "segment_id": segment.id,
         "rule_id": rule.id,
         **communities,

@@ -78,6 +78,8 @@ ROUTER_MODULES = (
     "liveloop.live.redpackets.viewer_api",
     "liveloop.live.polls.api",
     "liveloop.live.polls.viewer_api",
+    "liveloop.live.welfare.api",
+    "liveloop.live.welfare.viewer_api",
     "liveloop.live.mic.api",
     "liveloop.live.mic.viewer_api",
     "liveloop.live.servicechat.api",
@@ -101,6 +103,7 @@ JOB_MODULES = (
     "liveloop.live.lottery.tasks",
     "liveloop.live.redpackets.service",
     "liveloop.live.polls.tasks",
+    "liveloop.live.welfare.tasks",
     "liveloop.live.mic.tasks",
 )
 

@@ -25,6 +25,7 @@ from liveloop.live.mic import models as mic_models
 from liveloop.live.polls import models as polls_models
 from liveloop.live.redpackets import models as redpackets_models
 from liveloop.live.servicechat import models as servicechat_models
+from liveloop.live.welfare import models as welfare_models
 from liveloop.shops import models as shop_models
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "servicechat_models",
     "shop_models",
     "tagrule_models",
+    "welfare_models",
 ]

@@ -174,9 +174,15 @@ def chat_like_click(rates: Rates = Rates()) -> ViewerStep:
 
 def default_steps() -> tuple[ViewerStep, ...]:
     """Chat, like and click, and take part in the room's interaction tools."""
-    from liveloop.demo import interaction, mic_demo, polls_demo
+    from liveloop.demo import interaction, mic_demo, polls_demo, welfare_demo
 
-    return (chat_like_click(), *interaction.steps(), *polls_demo.steps(), *mic_demo.steps())
+    return (
+        chat_like_click(),
+        *interaction.steps(),
+        *polls_demo.steps(),
+        *welfare_demo.steps(),
+        *mic_demo.steps(),
+    )
 
 
 def websocket_url(base_url: str, live_session_id: int) -> str:

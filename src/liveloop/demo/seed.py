@@ -34,6 +34,7 @@ from liveloop.demo.live_data import seed_live
 from liveloop.demo.points import seed_points
 from liveloop.demo.private_domain_rules import seed_rules
 from liveloop.demo.segments import seed_segments
+from liveloop.demo.welfare_demo import seed_welfare
 from liveloop.events import service as events_service
 from liveloop.shops import service as shops_service
 from liveloop.shops.models import Shop
@@ -201,6 +202,8 @@ async def seed_demo(
     communities = await seed_communities(
         session, shop_id=shop.id, staff=staff, customer_ids=[*ids.values()], now=now, seed=seed
     )
+    progress("follow for welfare")
+    await seed_welfare(session, actor=actor, live_session_id=rooms["live"])
     progress("points and tiers")
     points = await seed_points(
         session, shop_id=shop.id, actor=actor, customer_ids=[*ids.values()], now=now, seed=seed
