@@ -324,3 +324,33 @@ async def test_no_votes_once_the_live_has_ended(
         headers=viewer(settings, shop.id, room.id, None, device="replay"),
     )
     assert refused.status_code == 409 and refused.json()["code"] == "live_session_ended"
+
+
+async def test_a_poll_left_open_when_the_live_ends_is_closed_as_of_the_end(
+    client, anon_client, session, shop, room, settings, sent
+) -> None:
+    from liveloop.core.database import utcnow
+    from liveloop.live.polls import tasks
+
+    poll = (await client.post(f"/api/v1/live/{room.id}/polls", json=body())).json()
+    for device, option in (("a", 0), ("b", 1), ("c", 1)):
+        voted = await anon_client.post(
+            f"/api/v1/public/polls/{poll['id']}/vote",
+            json={"options": [option]},
+            headers=viewer(settings, shop.id, room.id, None, device=device),
+        )
+        assert voted.status_code == 201, voted.text
+    other = await make_live_session(session, shop_id=shop.id, status="live")
+    still_live = (await client.post(f"/api/v1/live/{other.id}/polls", json=body())).json()
+    ended_at = utcnow()
+    room.status, room.ended_at = "ended", ended_at
+    await session.flush()
+
+    assert await tasks.close_polls_after_live.run(session=session) == 1
+    closed = await service.get_poll(session=session, shop_id=shop.id, poll_id=poll["id"])
+    assert closed.status == "closed" and closed.closed_at == ended_at
+    assert closed.results == {"counts": [1, 2, 0], "voters": 3}
+    assert sent[-1] == (room.id, {"type": "poll", "card": service.poll_card(closed, [1, 2, 0], 3)})
+    open_one = await service.get_poll(session=session, shop_id=shop.id, poll_id=still_live["id"])
+    assert open_one.status == "open"  # its live is still on air
+    assert await tasks.close_polls_after_live.run(session=session) == 0

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from liveloop.core.database import get_scoped, scoped, utcnow
 from liveloop.core.errors import Conflict, InvalidInput
 from liveloop.core.jobs import enqueue_after_commit
+from liveloop.live.models import LiveSession, LiveStatus
 from liveloop.live.polls import common
 from liveloop.live.polls.models import Poll, PollChoice, PollStatus, PollVote
 from liveloop.live.polls.schemas import PollIn
@@ -183,10 +184,17 @@ async def _refuse_open(session: AsyncSession, shop_id: int, live_session_id: int
         )
 
 
-async def _close(session: AsyncSession, poll: Poll, actor: Actor, *, reason: str) -> Poll:
-    """Close once: the conditional UPDATE lets one caller through; the others see it closed."""
-    now = utcnow()
-    closed_at = min(now, poll.ends_at) if poll.ends_at is not None else now
+async def _close(
+    session: AsyncSession,
+    poll: Poll,
+    actor: Actor,
+    *,
+    reason: str,
+    at: dt.datetime | None = None,
+) -> Poll:
+    """Close once: the conditional UPDATE lets one caller through; the others see it closed.
+    `at` is when it stopped taking votes (the live's end), if earlier than now."""
+    closed_at = min(t for t in (utcnow(), poll.ends_at, at) if t is not None)
     result = await session.execute(
         update(Poll)
         .where(Poll.id == poll.id, Poll.status == PollStatus.OPEN.value)
@@ -233,6 +241,34 @@ async def close_if_due(
             session, poll, system_actor(poll.shop_id, label="poll timer"), reason="time"
         )
     return poll
+
+
+async def polls_open_after_live(*, session: AsyncSession) -> list[Poll]:
+    """Polls still open in lives that ended or were cancelled (for the sweep): they take no
+    votes any more (check_may_take_part), but their results are frozen only by a close."""
+    statement = (
+        select(Poll)
+        .join(LiveSession, LiveSession.id == Poll.live_session_id)
+        .where(
+            Poll.status == PollStatus.OPEN.value,
+            LiveSession.status.in_((LiveStatus.ENDED.value, LiveStatus.CANCELLED.value)),
+        )
+        .order_by(Poll.id)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def close_after_live(*, session: AsyncSession, poll: Poll) -> Poll:
+    """Close a poll its live left open, as of the live's end. Idempotent."""
+    live_session = await session.get(LiveSession, poll.live_session_id)
+    ended_at = live_session.ended_at if live_session is not None else None
+    return await _close(
+        session,
+        poll,
+        system_actor(poll.shop_id, label="live ended"),
+        reason="live_ended",
+        at=ended_at,
+    )
 
 
 async def vote(
