@@ -196,6 +196,16 @@ async def restrict(
         },
     )
     await _tell_hubs(session, restriction, action=action)
+    if kind is RestrictionKind.BAN:
+        from liveloop.live.mic import service as mic_service  # the mic reads moderation, too
+
+        await mic_service.remove_banned(
+            session=session,
+            shop_id=actor.shop_id,
+            live_session_id=live_session_id,
+            customer_id=customer_id,
+            device_id=device_id,
+        )
     return restriction
 
 

@@ -217,12 +217,12 @@ async def test_banned_and_muted_viewers_cannot_ask_or_be_taken(
     await restrict(session=session, actor=actor, live_session_id=room.id, customer_id=fans[0].id)
     with pytest.raises(PermissionDenied) as refused:
         await ask(session, shop.id, room.id, fans[0].id)
-    assert refused.value.code == f"mic_viewer_{kind}ned"
-    # Restricted after asking: the anchor cannot take them on either.
+    assert refused.value.code == {"ban": "mic_viewer_banned", "mute": "mic_viewer_muted"}[kind]
+    # Restricted after asking: the anchor cannot take them on either (a ban drops the request).
     await restrict(session=session, actor=actor, live_session_id=None, customer_id=fans[1].id)
     with pytest.raises(Conflict) as taken:
         await service.accept_request(session=session, actor=actor, request_id=waiting.id)
-    assert taken.value.code == f"mic_viewer_{kind}ned"
+    assert taken.value.code == ("mic_request_expired" if kind == "ban" else "mic_viewer_muted")
 
 
 async def test_asking_needs_a_customer_an_open_mic_and_the_right_room(
@@ -308,3 +308,31 @@ async def test_another_shop_sees_nothing(session, shop, other_shop, actor, room,
     with pytest.raises(NotFound):
         await service.console_view(session=session, actor=stranger, live_session_id=room.id)
     assert (await session.get(MicRequest, request.id)).status == "requested"
+
+
+async def test_a_ban_takes_the_guest_off_the_mic_and_drops_the_waiting(
+    session, shop, actor, room, fans
+) -> None:  # type: ignore[no-untyped-def]
+    from liveloop.live import moderation
+
+    await open_mic(session, actor, room.id)
+    guest = await ask(session, shop.id, room.id, fans[0].id)
+    await service.accept_request(session=session, actor=actor, request_id=guest.id)
+    waiting = await ask(session, shop.id, room.id, fans[1].id)
+    other = await ask(session, shop.id, room.id, fans[2].id)
+
+    await moderation.ban(
+        session=session, actor=actor, live_session_id=room.id, customer_id=fans[0].id
+    )
+    await session.refresh(guest)
+    assert guest.status == "ended" and guest.ended_by == "system" and guest.seat is None
+    assert guest.reason == "banned from the room"
+    await moderation.ban(session=session, actor=actor, live_session_id=None, customer_id=fans[1].id)
+    await session.refresh(waiting)
+    await session.refresh(other)
+    assert waiting.status == "expired"
+    assert other.status == "requested"  # not banned: still waiting
+    card = await service.current_room_card(
+        session=session, shop_id=shop.id, live_session_id=room.id
+    )
+    assert card is not None and card["guests"] == [] and card["waiting"] == 1

@@ -17,7 +17,7 @@ import datetime as dt
 from typing import Any
 
 import structlog
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,7 @@ REJECT_COOLDOWN_S = 30  # after a refusal, before the same viewer may ask again
 MAX_REQUESTS_PER_SESSION = 20  # one viewer's requests in one session (asks and withdrawals)
 HISTORY_LENGTH = 50
 CLOSED_STATES = (LiveStatus.ENDED.value, LiveStatus.CANCELLED.value)
+RESTRICTED = {"ban": "banned", "mute": "muted"}  # a restriction kind -> the error code word
 REFUSALS = {
     MicStatus.ACCEPTED.value: "is already on mic",
     MicStatus.REJECTED.value: "was already rejected",
@@ -343,6 +344,59 @@ async def close_open_requests(
     return finished
 
 
+async def remove_banned(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    live_session_id: int | None,
+    customer_id: int | None,
+    device_id: str = "",
+) -> list[MicRequest]:
+    """A ban takes the viewer off the mic and drops their waiting request, in that session
+    (or, `live_session_id` None, in every session of the shop); called by the moderation."""
+    if customer_id is None and not device_id:
+        return []
+    who = []
+    if customer_id is not None:
+        who.append(MicRequest.customer_id == customer_id)
+    if device_id:
+        who.append(MicRequest.device_id == device_id)
+    statement = scoped(MicRequest, shop_id).where(MicRequest.status.in_(OPEN_STATUSES), or_(*who))
+    if live_session_id is not None:
+        statement = statement.where(MicRequest.live_session_id == live_session_id)
+    now = utcnow()
+    finished = []
+    for request in (await session.execute(statement.order_by(MicRequest.id))).scalars().all():
+        target = (
+            MicStatus.ENDED if request.status == MicStatus.ACCEPTED.value else MicStatus.EXPIRED
+        )
+        moved = await _move(
+            session,
+            request,
+            from_status=MicStatus(request.status),
+            values={
+                "status": target.value,
+                "ended_at": now,
+                "ended_by": "system",
+                "reason": "banned from the room",
+                "seat": None,
+                "open_customer_id": None,
+            },
+        )
+        if not moved:
+            continue
+        await _record_event(
+            session, request, "mic_ended" if target is MicStatus.ENDED else "mic_expired"
+        )
+        mic = await get_mic_room(
+            session=session, shop_id=shop_id, live_session_id=request.live_session_id
+        )
+        if mic is not None:
+            await _tell_room(session, mic, request)
+        finished.append(request)
+    return finished
+
+
 async def _move(
     session: AsyncSession,
     request: MicRequest,
@@ -462,9 +516,9 @@ async def _refuse_restricted(session: AsyncSession, request: MicRequest) -> None
         )
         if found is not None:
             raise Conflict(
-                f"this viewer is {kind}ned{' from the room' if kind == 'ban' else ''} now; "
-                f"lift the {kind} first or reject the request",
-                code=f"mic_viewer_{kind}ned",
+                f"this viewer is {RESTRICTED[kind]}{' from the room' if kind == 'ban' else ''} "
+                f"now; lift the {kind} first or reject the request",
+                code=f"mic_viewer_{RESTRICTED[kind]}",
                 field="customer_id",
             )
 
@@ -686,7 +740,7 @@ async def _refuse_restricted_viewer(
         if found is not None:
             raise PermissionDenied(
                 moderation.restriction_text(found) + " You cannot ask to go on mic.",
-                code=f"mic_viewer_{kind}ned",
+                code=f"mic_viewer_{RESTRICTED[kind]}",
             )
 
 
