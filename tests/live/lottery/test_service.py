@@ -301,3 +301,33 @@ async def test_entrants_who_do_not_meet_the_condition_never_win(
         assert verify.check(await service.public_draw(session=session, lottery_id=lottery.id)) == []
     finally:
         await nested.rollback()
+
+
+async def test_winners_are_told_in_their_service_conversation_once(
+    session, shop, actor, room
+) -> None:
+    from liveloop.live.servicechat import service as servicechat
+
+    winner = await factories.make_customer(session, shop_id=shop.id, name="中奖人")
+    product = await factories.make_product(session, shop_id=shop.id, price_fen=9900, stock=5)
+    lottery = await start(
+        session, actor, room.id, title="周年福袋", prize_kind="product",
+        prize_product_id=product.id, prize_points=None,
+    )  # fmt: skip
+    await comment(session, shop.id, room.id, winner.id, "福袋来了")
+    for late in (0, 1):  # the job runs again: nothing more is sent
+        await service.draw_lottery(
+            session=session, shop_id=shop.id, lottery_id=lottery.id,
+            now=after_window(lottery) + dt.timedelta(minutes=late),
+        )  # fmt: skip
+    conversation = await servicechat.conversation_of_customer(
+        session=session, shop_id=shop.id, customer_id=winner.id
+    )
+    assert conversation is not None and conversation.live_session_id == room.id
+    messages = await servicechat.list_messages(
+        session=session, shop_id=shop.id, conversation_id=conversation.id
+    )
+    assert [(m.sender, m.staff_id) for m in messages] == [("agent", None)]
+    assert "周年福袋" in messages[0].text and lottery.prize_name in messages[0].text
+    assert "收货地址" in messages[0].text  # a product prize: the winner is asked for an address
+    assert conversation.customer_unread == 1

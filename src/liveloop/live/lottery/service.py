@@ -646,6 +646,8 @@ async def draw_lottery(
         await _grant_prize(session, lottery, entry, actor)
     await session.flush()
     await _record_wins(session, lottery, winning)
+    for entry in winning:
+        await _notify_winner(session, lottery, entry)
     send_after_commit(
         session,
         live_session_id=lottery.live_session_id,
@@ -710,6 +712,39 @@ async def _grant_prize(
             "status": entry.prize_status,
         },
     )
+
+
+WIN_NOTICES = {
+    PrizeStatus.GRANTED.value: "恭喜！你在直播抽奖「{title}」中抽中 {prize}，奖品已发放到你的账户。",
+    PrizeStatus.AWAITING_ADDRESS.value: (
+        "恭喜！你在直播抽奖「{title}」中抽中 {prize}。请在直播间的抽奖卡片里填写收货地址，"
+        "我们收到后尽快发出。"
+    ),
+    PrizeStatus.FAILED.value: (
+        "恭喜！你在直播抽奖「{title}」中抽中 {prize}。奖品发放遇到问题，客服会尽快联系你。"
+    ),
+}
+
+
+async def _notify_winner(session: AsyncSession, lottery: Lottery, entry: LotteryEntry) -> None:
+    """Tell the winner outside the room too: a notice from the shop in their customer
+    service conversation (the only channel to a customer so far). A failure is logged; the
+    draw stands."""
+    from liveloop.live.servicechat import service as servicechat
+
+    template = WIN_NOTICES.get(entry.prize_status or "", WIN_NOTICES[PrizeStatus.GRANTED.value])
+    try:
+        async with session.begin_nested():
+            await servicechat.notify_customer(
+                session=session,
+                shop_id=lottery.shop_id,
+                customer_id=entry.customer_id,
+                text=template.format(title=lottery.title, prize=lottery.prize_name),
+                client_id=f"lottery-win-{lottery.id}",
+                live_session_id=lottery.live_session_id,
+            )
+    except Exception as error:  # the customer was erased meanwhile…
+        log.warning("lottery_notice_failed", lottery_id=lottery.id, error=repr(error))
 
 
 async def _record_wins(

@@ -463,6 +463,36 @@ async def _add_message(
     return message
 
 
+async def notify_customer(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    customer_id: int,
+    text: str,
+    client_id: str,
+    live_session_id: int | None = None,
+) -> ServiceMessage:
+    """A message from the shop itself (no agent) in the customer's conversation, opened if
+    need be: how a lottery winner hears of the prize after leaving the room. The viewer page
+    shows it with an unread badge; agents see it in the inbox. Idempotent by `client_id`."""
+    conversation, _ = await open_conversation(
+        session=session, shop_id=shop_id, customer_id=customer_id, live_session_id=live_session_id
+    )
+    repeat = await _by_client_id(session, conversation, client_id)
+    if repeat is not None:
+        return repeat
+    message = await _add_message(
+        session, conversation, Sender.AGENT, text, utcnow(),
+        client_id=client_id, live_session_id=live_session_id,
+    )  # fmt: skip
+    if message.id is None:  # the same notice won a race
+        found = await _by_client_id(session, conversation, client_id)
+        assert found is not None
+        return found
+    await _record_event(session, conversation, "service_notice", f"svc-notice-{message.id}")
+    return message
+
+
 async def mark_read(
     *, session: AsyncSession, conversation: ServiceConversation, reader: Sender, up_to: int
 ) -> ServiceConversation:
