@@ -107,8 +107,10 @@ async def test_login_checks_password_and_is_audited(session, shop) -> None:
     assert logged.id == staff.id
     actions = [
         e.action
-        for e in (await session.execute(shops_service.scoped(AuditEntry, shop.id))).scalars()
-    ]  # type: ignore[attr-defined]
+        for e in (
+            await session.execute(shops_service.scoped(AuditEntry, shop.id).order_by(AuditEntry.id))
+        ).scalars()
+    ]
     assert actions == ["login.failed", "login"]
 
 
