@@ -85,6 +85,8 @@ ROUTER_MODULES = (
     "liveloop.live.servicechat.api",
     "liveloop.live.servicechat.viewer_api",
     "liveloop.live.servicechat.pages",
+    "liveloop.analytics.api",
+    "liveloop.analytics.pages",
 )
 
 # Modules declaring background jobs, imported so the queue knows every task.
@@ -105,6 +107,7 @@ JOB_MODULES = (
     "liveloop.live.polls.tasks",
     "liveloop.live.welfare.tasks",
     "liveloop.live.mic.tasks",
+    "liveloop.analytics.tasks",
 )
 
 

@@ -1,5 +1,6 @@
 """Every domain's tables in one import, for Alembic and for tests that build the schema."""
 
+from liveloop.analytics import models as analytics_models
 from liveloop.catalog import models as catalog_models
 from liveloop.commerce import models as commerce_models
 from liveloop.commerce.affiliates import models as affiliate_models
@@ -30,6 +31,7 @@ from liveloop.shops import models as shop_models
 
 __all__ = [
     "Base",
+    "analytics_models",
     "affiliate_models",
     "assist_models",
     "catalog_models",

@@ -214,6 +214,12 @@ async def seed_demo(
     await seed_rules(session, shop_id=shop.id, now=now)
     progress("segments")
     await seed_segments(session, shop_id=shop.id, actor=actor)
+    progress("post-live reports")
+    from liveloop.demo.reports_demo import seed_live_reports
+
+    reports = await seed_live_reports(
+        session=session, shop_id=shop.id, rooms=rooms, customer_ids=[*ids.values()], seed=seed
+    )
     return SeedReport(
         shop_id=shop.id,
         customers=len(people),
@@ -223,7 +229,8 @@ async def seed_demo(
         + history.events
         + communities.events
         + points.events
-        + fission.events,
+        + fission.events
+        + reports.events,
         paid_orders=paid_orders,
         gmv_fen=gmv,
         invited_customers=fission.new_customers,

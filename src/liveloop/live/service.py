@@ -401,6 +401,9 @@ async def _transition(
     elif target is LiveStatus.ENDED:
         live_session.ended_at = now
         live_session.pushed_product_id = None
+        from liveloop.analytics.tasks import report_when_ended  # analytics reads live, not back
+
+        report_when_ended(session, shop_id=live_session.shop_id, live_session_id=live_session.id)
     await session.flush()
     await record_audit(
         session=session,

@@ -1,0 +1,56 @@
+"""The demo seed gives its ended sessions room events and reports that agree with their
+orders."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from liveloop.analytics.models import LiveReport
+from liveloop.commerce.models import Order
+from liveloop.demo.seed import seed_demo
+from liveloop.live.models import LiveSession
+
+
+async def test_ended_demo_sessions_have_full_reports(session) -> None:  # type: ignore[no-untyped-def]
+    report = await seed_demo(session=session, customers=80, days=30, seed=11)
+    shop_id = report.shop_id
+    ended = list(
+        (
+            await session.execute(
+                select(LiveSession.id).where(
+                    LiveSession.shop_id == shop_id, LiveSession.status == "ended"
+                )
+            )
+        ).scalars()
+    )
+    assert len(ended) == 2
+    # The seed itself gave every ended session its room events and report.
+    for live_session_id in ended:
+        stored = (
+            await session.execute(
+                select(LiveReport).where(LiveReport.live_session_id == live_session_id)
+            )
+        ).scalar_one()
+        body = stored.body
+        live = await session.get(LiveSession, live_session_id)
+        assert live is not None and live.started_at and live.ended_at
+        viewing, consumption = body["viewing"], body["consumption"]
+        assert viewing["uv"] > 100
+        assert 0 < viewing["peak_online"] <= viewing["uv"] == live.total_viewers
+        assert live.peak_viewers == viewing["peak_online"]
+        minutes = -(-int((live.ended_at - live.started_at).total_seconds()) // 60)
+        assert len(viewing["retention"]) == minutes
+        assert max(viewing["retention"]) <= viewing["peak_online"]
+        assert body["interaction"]["comments"] > 0 and body["interaction"]["keywords"]
+        paid = (
+            await session.execute(
+                select(func.coalesce(func.sum(Order.paid_fen), 0)).where(
+                    Order.live_session_id == live_session_id, Order.paid_at.is_not(None)
+                )
+            )
+        ).scalar_one()
+        assert consumption["gmv_fen"] == paid > 0
+        # every buyer of the session was in the room
+        assert body["users"]["customers"] and all(
+            row["viewers"] >= row["buyers"] for row in body["users"]["customers"]
+        )
