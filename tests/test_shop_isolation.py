@@ -52,6 +52,9 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/live/{live_session_id}/mic"): {"is_open": True, "max_guests": 1},
     ("POST", "/api/v1/mic/requests/{request_id}/reject"): {"reason": ""},
     ("POST", "/api/v1/mic/requests/{request_id}/end"): {"reason": ""},
+    ("PATCH", "/api/v1/scripts/categories/{script_category_id}"): {"name": "发货"},
+    ("PATCH", "/api/v1/scripts/{script_id}"): {"title": "发货时间"},
+    ("POST", "/api/v1/scripts/{script_id}/use"): {"customer_id": None},
     ("POST", "/api/v1/live/{live_session_id}/welfare-offers"): {
         "community_id": "{community_id}",
         "popup_text": "加入VIP群领积分",
@@ -282,6 +285,9 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
 
     mic = await make_mic_records(session, shop_id=other_shop.id)
     service_chat = await make_servicechat_records(session, shop_id=other_shop.id)
+    from tests.outreach.scripts.conftest import make_scripts_records
+
+    scripts = await make_scripts_records(session, shop_id=other_shop.id)
     from tests.live.welfare.conftest import make_welfare_records
 
     welfare = await make_welfare_records(session, shop_id=other_shop.id)
@@ -291,6 +297,7 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
         **polls,
         **mic,
         **service_chat,
+        **scripts,
         **welfare,
         "segment_id": segment.id,
         "rule_id": rule.id,

@@ -85,6 +85,8 @@ ROUTER_MODULES = (
     "liveloop.live.servicechat.api",
     "liveloop.live.servicechat.viewer_api",
     "liveloop.live.servicechat.pages",
+    "liveloop.outreach.scripts.api",
+    "liveloop.outreach.scripts.pages",
     "liveloop.analytics.api",
     "liveloop.analytics.pages",
 )

@@ -27,12 +27,13 @@ from liveloop.live.polls import models as polls_models
 from liveloop.live.redpackets import models as redpackets_models
 from liveloop.live.servicechat import models as servicechat_models
 from liveloop.live.welfare import models as welfare_models
+from liveloop.outreach.scripts import models as scripts_models
 from liveloop.shops import models as shop_models
 
 __all__ = [
     "Base",
-    "analytics_models",
     "affiliate_models",
+    "analytics_models",
     "assist_models",
     "catalog_models",
     "channel_code_models",
@@ -53,6 +54,7 @@ __all__ = [
     "polls_models",
     "redpackets_models",
     "rfm_models",
+    "scripts_models",
     "segment_models",
     "servicechat_models",
     "shop_models",

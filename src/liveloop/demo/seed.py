@@ -220,6 +220,10 @@ async def seed_demo(
     reports = await seed_live_reports(
         session=session, shop_id=shop.id, rooms=rooms, customer_ids=[*ids.values()], seed=seed
     )
+    progress("script library")
+    from liveloop.demo.scripts_demo import seed_scripts
+
+    await seed_scripts(session, actor=actor, staff=staff)
     return SeedReport(
         shop_id=shop.id,
         customers=len(people),

@@ -127,8 +127,6 @@ NAV: tuple[NavGroup, ...] = (
                 "/console/scripts",
                 "book",
                 P.CUSTOMERS_READ,
-                available=False,
-                summary=N_("The script library (话术库) for service agents and anchors."),
             ),
             NavItem(
                 "journeys",
