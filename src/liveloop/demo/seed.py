@@ -17,6 +17,7 @@ from liveloop.core.database import utcnow
 from liveloop.customers import imports as customer_imports
 from liveloop.customers import service as customers_service
 from liveloop.customers import tags as tags_service
+from liveloop.customers.points import earning as points_earning
 from liveloop.customers.schemas import TagGroupIn, TagIn
 from liveloop.demo.behaviour import (
     DemoCustomer,
@@ -220,6 +221,8 @@ async def seed_demo(
     reports = await seed_live_reports(
         session=session, shop_id=shop.id, rooms=rooms, customer_ids=[*ids.values()], seed=seed
     )
+    # The room events are history the seed's points already stand for: not to be earned again.
+    await points_earning.skip_to_latest_event(session=session)
     progress("script library")
     from liveloop.demo.scripts_demo import seed_scripts
 
