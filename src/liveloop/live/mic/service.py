@@ -320,28 +320,35 @@ async def close_open_requests(
     for request in await list_requests(
         session=session, shop_id=shop_id, live_session_id=live_session_id, statuses=OPEN_STATUSES
     ):
-        target = (
-            MicStatus.ENDED if request.status == MicStatus.ACCEPTED.value else MicStatus.EXPIRED
-        )
-        moved = await _move(
-            session,
-            request,
-            from_status=MicStatus(request.status),
-            values={
-                "status": target.value,
-                "ended_at": now,
-                "ended_by": "system",
-                "reason": reason[:200],
-                "seat": None,
-                "open_customer_id": None,
-            },
-        )
-        if moved:
-            await _record_event(
-                session, request, "mic_ended" if target is MicStatus.ENDED else "mic_expired"
-            )
+        if await _finish(session, request, now=now, reason=reason):
             finished.append(request)
     return finished
+
+
+async def _finish(
+    session: AsyncSession, request: MicRequest, *, now: dt.datetime, reason: str
+) -> bool:
+    """The system ends a guest's turn or expires a waiting request; False when it had moved
+    on meanwhile (the viewer cancelled)."""
+    target = MicStatus.ENDED if request.status == MicStatus.ACCEPTED.value else MicStatus.EXPIRED
+    moved = await _move(
+        session,
+        request,
+        from_status=MicStatus(request.status),
+        values={
+            "status": target.value,
+            "ended_at": now,
+            "ended_by": "system",
+            "reason": reason[:200],
+            "seat": None,
+            "open_customer_id": None,
+        },
+    )
+    if moved:
+        await _record_event(
+            session, request, "mic_ended" if target is MicStatus.ENDED else "mic_expired"
+        )
+    return moved
 
 
 async def remove_banned(
@@ -367,27 +374,8 @@ async def remove_banned(
     now = utcnow()
     finished = []
     for request in (await session.execute(statement.order_by(MicRequest.id))).scalars().all():
-        target = (
-            MicStatus.ENDED if request.status == MicStatus.ACCEPTED.value else MicStatus.EXPIRED
-        )
-        moved = await _move(
-            session,
-            request,
-            from_status=MicStatus(request.status),
-            values={
-                "status": target.value,
-                "ended_at": now,
-                "ended_by": "system",
-                "reason": "banned from the room",
-                "seat": None,
-                "open_customer_id": None,
-            },
-        )
-        if not moved:
+        if not await _finish(session, request, now=now, reason="banned from the room"):
             continue
-        await _record_event(
-            session, request, "mic_ended" if target is MicStatus.ENDED else "mic_expired"
-        )
         mic = await get_mic_room(
             session=session, shop_id=shop_id, live_session_id=request.live_session_id
         )
