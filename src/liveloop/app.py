@@ -89,6 +89,22 @@ ROUTER_MODULES = (
     "liveloop.outreach.scripts.pages",
     "liveloop.analytics.api",
     "liveloop.analytics.pages",
+    "liveloop.outreach.channels.api",
+    "liveloop.outreach.channels.pages",
+    "liveloop.outreach.messages.api",
+    "liveloop.outreach.messages.pages",
+    "liveloop.outreach.consent.api",
+    "liveloop.outreach.consent.pages",
+    "liveloop.outreach.broadcasts.api",
+    "liveloop.outreach.broadcasts.pages",
+    "liveloop.analytics.attribution.api",
+    "liveloop.analytics.attribution.pages",
+    "liveloop.analytics.funnels.api",
+    "liveloop.analytics.funnels.pages",
+    "liveloop.analytics.realtime.api",
+    "liveloop.analytics.realtime.pages",
+    "liveloop.analytics.cohorts.api",
+    "liveloop.analytics.cohorts.pages",
 )
 
 # Modules declaring background jobs, imported so the queue knows every task.
@@ -110,6 +126,10 @@ JOB_MODULES = (
     "liveloop.live.welfare.tasks",
     "liveloop.live.mic.tasks",
     "liveloop.analytics.tasks",
+    "liveloop.outreach.channels.tasks",
+    "liveloop.outreach.consent.tasks",
+    "liveloop.outreach.broadcasts.tasks",
+    "liveloop.analytics.realtime.tasks",
 )
 
 

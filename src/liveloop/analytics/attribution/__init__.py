@@ -1,0 +1,1 @@
+"""Attribution of orders to touchpoints under several models."""

@@ -1,0 +1,1 @@
+"""Purchase funnels with who dropped where and why; converted vs not converted."""

@@ -1,0 +1,3 @@
+"""Tables of analytics/funnels (none yet)."""
+
+from __future__ import annotations

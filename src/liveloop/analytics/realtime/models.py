@@ -1,0 +1,3 @@
+"""Tables of analytics/realtime (none yet)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Background jobs of analytics/realtime (none yet)."""
+
+from __future__ import annotations

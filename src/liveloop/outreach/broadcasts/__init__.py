@@ -1,0 +1,1 @@
+"""Broadcasts (群发): audience, variants, scheduling, idempotent delivery, clicks, results."""

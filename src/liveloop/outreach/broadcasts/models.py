@@ -1,0 +1,3 @@
+"""Tables of outreach/broadcasts (none yet)."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""Routes of outreach/broadcasts (none yet)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,3 @@
+"""Background jobs of outreach/broadcasts (none yet)."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Outreach channels: e-mail (SMTP), webhook, WeCom mass messages, SMS, behind one interface."""

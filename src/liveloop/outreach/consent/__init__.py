@@ -1,0 +1,1 @@
+"""Consent, do-not-contact, frequency caps and quiet hours; unsubscribe without login; reminders."""

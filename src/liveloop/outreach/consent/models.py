@@ -1,0 +1,3 @@
+"""Tables of outreach/consent (none yet)."""
+
+from __future__ import annotations

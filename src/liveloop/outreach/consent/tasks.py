@@ -1,0 +1,3 @@
+"""Background jobs of outreach/consent (none yet)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of outreach/messages (none yet)."""
+
+from __future__ import annotations
