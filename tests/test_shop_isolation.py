@@ -291,6 +291,9 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
     from tests.live.welfare.conftest import make_welfare_records
 
     welfare = await make_welfare_records(session, shop_id=other_shop.id)
+    from tests.outreach.consent.conftest import make_consent_records
+
+    welfare.update(await make_consent_records(session, shop_id=other_shop.id))
     return {
         **lotteries,
         **red_packets,

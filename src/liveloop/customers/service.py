@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -493,6 +493,17 @@ async def update_customer(
         details={"fields": sorted(changes)},
     )
     return await get_customer(session=session, shop_id=actor.shop_id, customer_id=customer.id)
+
+
+async def set_consent(
+    *, session: AsyncSession, shop_id: int, customer_id: int, changes: Mapping[str, bool]
+) -> None:
+    """Set some marketing consent keys (outreach: an unsubscribe link withdraws one)."""
+    customer = await get_scoped(
+        session, Customer, shop_id=shop_id, record_id=customer_id, label="customer"
+    )
+    customer.consent = {**(customer.consent or {}), **changes}
+    await session.flush()
 
 
 async def delete_customer(*, session: AsyncSession, actor: Actor, customer_id: int) -> Customer:

@@ -1,0 +1,196 @@
+"""What broadcasts need from the other outreach parts, in one place.
+
+Addresses and delivery come from `outreach.channels`, screening (consent, do-not-contact, caps,
+quiet hours), the contact log and unsubscribe links from `outreach.consent`. Templates are
+rendered here in a sandboxed Jinja environment with strict undefined names, and A/B variants are
+bucketed by a sha256 of (broadcast, customer) with Wilson intervals and a two-proportion z-test
+for the results. Saved message templates and posters (issue 7, part "templates") are not built
+yet: a broadcast carries its variants' parts inline until they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from liveloop.core.errors import InvalidInput
+from liveloop.customers.models import Customer
+from liveloop.outreach.channels import service as channels
+from liveloop.outreach.consent import service as consent
+from liveloop.outreach.contracts import CONSENT_KEY, ChannelKind, RenderedMessage
+
+
+@dataclass(frozen=True)
+class Screened:
+    send_at: Any | None
+    reason: str | None
+
+
+async def resolve_addresses(
+    *, session: AsyncSession, shop_id: int, kind: ChannelKind, customer_ids: Sequence[int]
+) -> dict[int, str]:
+    return await channels.resolve_addresses(
+        session=session, shop_id=shop_id, kind=kind, customer_ids=customer_ids
+    )
+
+
+async def screen_recipients(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    kind: ChannelKind,
+    customer_ids: Sequence[int],
+    now: Any,
+    marketing: bool,
+) -> dict[int, Any]:
+    decisions: dict[int, Any] = await consent.screen_recipients(
+        session=session,
+        shop_id=shop_id,
+        kind=kind,
+        customer_ids=customer_ids,
+        now=now,
+        marketing=marketing,
+    )
+    return decisions
+
+
+async def record_contacts(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    kind: ChannelKind,
+    customer_ids: Sequence[int],
+    at: Any,
+    marketing: bool,
+    ref: str,
+) -> None:
+    if customer_ids:
+        await consent.record_contacts(
+            session=session,
+            shop_id=shop_id,
+            kind=kind,
+            customer_ids=customer_ids,
+            at=at,
+            marketing=marketing,
+            ref=ref,
+        )
+
+
+def unsubscribe_url(*, settings: Any, shop_id: int, customer_id: int, kind: ChannelKind) -> str:
+    return consent.unsubscribe_url(
+        settings=settings, shop_id=shop_id, customer_id=customer_id, channel_key=CONSENT_KEY[kind]
+    )
+
+
+class SandboxTemplate:
+    _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+    def __init__(self, parts: Mapping[str, Any], marketing: bool) -> None:
+        self.marketing = marketing
+        self.parts = {
+            name: self._env.from_string(value)
+            for name, value in parts.items()
+            if isinstance(value, str) and name in ("text", "subject", "html", "link_url")
+        }
+
+    def render(self, context: Mapping[str, Any]) -> RenderedMessage:
+        out = {name: template.render(context) for name, template in self.parts.items()}
+        return RenderedMessage(
+            text=out.get("text", ""),
+            subject=out.get("subject"),
+            html=out.get("html"),
+            link_url=out.get("link_url"),
+            marketing=self.marketing,
+        )
+
+
+def compile_template(kind: ChannelKind, parts: Mapping[str, Any], *, marketing: bool) -> Any:
+    return SandboxTemplate(parts, marketing)
+
+
+async def template_parts(
+    *, session: AsyncSession, shop_id: int, template_id: int
+) -> dict[str, Any]:
+    """Saved templates are not built yet (issue 7, templates): always a clear error."""
+    raise InvalidInput(
+        f"saved template {template_id} cannot be used: saved templates are not available yet;"
+        " give the variant's text (and subject) instead",
+        code="template_unavailable",
+        field="variants.template_id",
+    )
+
+
+async def contexts_for(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    customer_ids: Sequence[int],
+    live_session_id: int | None,
+    link_for: Callable[[int], str],
+    coupon_code: str | None,
+    extra: Mapping[int, Mapping[str, Any]],
+) -> dict[int, dict[str, Any]]:
+    rows = await session.execute(
+        select(Customer.id, Customer.display_name).where(
+            Customer.shop_id == shop_id, Customer.id.in_(list(customer_ids))
+        )
+    )
+    contexts: dict[int, dict[str, Any]] = {}
+    for customer_id, name in rows:
+        link = link_for(customer_id)
+        contexts[customer_id] = {
+            "customer": {"name": name or ""},
+            "live": {"link": link},
+            "coupon": {"code": coupon_code or ""},
+            **dict(extra.get(customer_id, {})),
+        }
+    return contexts
+
+
+def assign_variant(
+    *,
+    broadcast_id: int,
+    customer_id: int,
+    variants: Sequence[tuple[str, int]],
+    holdout_percent: int,
+) -> str | None:
+    digest = hashlib.sha256(f"{broadcast_id}:{customer_id}".encode()).digest()
+    bucket = int.from_bytes(digest[:8], "big") % 10_000
+    if bucket < holdout_percent * 100:
+        return None
+    total = sum(weight for _, weight in variants) or 1
+    point = (bucket - holdout_percent * 100) / max(1, 10_000 - holdout_percent * 100) * total
+    for key, weight in variants:
+        if point < weight:
+            return key
+        point -= weight
+    return variants[-1][0]
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 0.0
+    z = 1.96
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
+    if n1 == 0 or n2 == 0:
+        return 0.0, 1.0
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 0.0, 1.0
+    z = (x1 / n1 - x2 / n2) / se
+    return z, math.erfc(abs(z) / math.sqrt(2))
