@@ -440,3 +440,61 @@ async def freeze_segment(
     )
     await session.flush()
     return segment
+
+
+async def create_segment_from_ids(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    name: str,
+    customer_ids: list[int],
+    description: str = "",
+    now: dt.datetime | None = None,
+) -> Segment:
+    """A static segment frozen from a list of customer ids (a report's drop-off list, say).
+
+    Ids of another shop, merged or deleted customers are left out. Its filter matches nobody
+    ({"any": []}): the list is the segment, so re-freezing it would empty it."""
+    name = name.strip()[:100]
+    await _check_name_free(session, actor.shop_id, name)
+    now = now or utcnow()
+    segment = Segment(
+        shop_id=actor.shop_id,
+        name=name,
+        description=description[:1000],
+        filter={"any": []},
+        kind=KIND_STATIC,
+        created_by=actor.label,
+        updated_by=actor.label,
+    )
+    session.add(segment)
+    await session.flush()
+    wanted = sorted(set(customer_ids))
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start : start + 5000]
+        rows = scoped(
+            Customer,
+            actor.shop_id,
+            literal(actor.shop_id),
+            literal(segment.id),
+            Customer.id,
+            literal(now, type_=SegmentMember.frozen_at.type),
+        ).where(Customer.status == "active", Customer.id.in_(chunk))
+        await session.execute(
+            insert(SegmentMember).from_select(
+                ["shop_id", "segment_id", "customer_id", "frozen_at"], rows
+            )
+        )
+    segment.frozen_at = now
+    segment.cached_count = await _count(session, _static_members(actor.shop_id, segment.id))
+    segment.counted_at = now
+    await record_audit(
+        session=session,
+        actor=actor,
+        action="segment.create",
+        target_type="segment",
+        target_id=segment.id,
+        details={"name": name, "kind": KIND_STATIC, "from_ids": len(wanted)},
+    )
+    await session.flush()
+    return segment
