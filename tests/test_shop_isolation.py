@@ -124,6 +124,28 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/communities/{community_id}/members"): {"customer_id": "{customer_id}"},
     ("PATCH", "/api/v1/channel-codes/{code_id}"): {"name": "新活码"},
 }
+API_BODIES.update(
+    {
+        ("PATCH", "/api/v1/outreach/channels/{outreach_channel_id}"): {"name": "x"},
+        ("POST", "/api/v1/outreach/channels/{outreach_channel_id}/test"): {
+            "address": "a@example.com"
+        },
+        ("PUT", "/api/v1/analytics/value/costs/{cost_id}"): {
+            "kind": "ads",
+            "amount_fen": 100,
+            "spent_on": "2026-01-01",
+        },
+        ("POST", "/api/v1/analytics/funnels/live/{live_session_id}/dropoffs/segment"): {
+            "name": "流失",
+            "step": "paid",
+        },
+        ("POST", "/api/v1/analytics/funnels/live/{live_session_id}/converted/segment"): {
+            "name": "未转化",
+            "group": "not_converted",
+        },
+    }
+)
+
 MULTIPART_ROUTES = {
     ("POST", "/api/v1/products/{product_id}/images"),
     ("POST", "/api/v1/live/{live_session_id}/cover"),
@@ -132,6 +154,7 @@ MULTIPART_ROUTES = {
 
 # Console forms ignore fields they do not read, so one generous form fits every route.
 CONSOLE_FORM = {
+    "group": "not_converted",
     "role": "operator",
     "name": "新名字",
     "display_name": "李雷",
@@ -191,6 +214,8 @@ PUBLIC_PREFIXES = (
     "/mall/",  # a shop's public mall and the buyer's orders (read with the buyer's token)
     "/c/",  # a channel code's landing page (its code is the capability)
     "/f/",  # a fission invite link and its posters (the participant's code is the capability)
+    "/u/",  # an unsubscribe link (its signed token is the capability)
+    "/r/",  # a broadcast click link (its token is the capability)
 )
 
 
@@ -294,6 +319,10 @@ async def foreign_ids(session, other_shop, settings) -> dict[str, int]:
     from tests.outreach.consent.conftest import make_consent_records
 
     welfare.update(await make_consent_records(session, shop_id=other_shop.id))
+    from tests.outreach.channels.conftest import make_channels_records
+
+    welfare.update(await make_channels_records(session, shop_id=other_shop.id))
+    welfare.update(await _outreach_analytics_records(session, other_shop.id))
     return {
         **lotteries,
         **red_packets,
@@ -412,6 +441,19 @@ async def make_paid_refund(session: Any, order: Any) -> tuple[Any, Any]:
     return payment, refund
 
 
+async def _outreach_analytics_records(session, shop_id: int) -> dict[str, int]:
+    import datetime as dt
+
+    from liveloop.analytics.cohorts.models import ValueCost
+    from liveloop.outreach.broadcasts.models import Broadcast
+
+    broadcast = Broadcast(shop_id=shop_id, name="隔壁群发", kind="email")
+    cost = ValueCost(shop_id=shop_id, kind="ads", amount_fen=100, spent_on=dt.date(2026, 1, 1))
+    session.add_all([broadcast, cost])
+    await session.flush()
+    return {"broadcast_id": broadcast.id, "cost_id": cost.id}
+
+
 def fill(value: Any, ids: dict[str, int]) -> Any:
     if isinstance(value, dict):
         return {key: fill(item, ids) for key, item in value.items()}
@@ -420,6 +462,12 @@ def fill(value: Any, ids: dict[str, int]) -> Any:
     if isinstance(value, str) and re.fullmatch(r"\{\w+\}", value):
         return ids[value[1:-1]]
     return value
+
+
+# Routes whose required query parameters are checked before the record is looked up.
+API_QUERIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/api/v1/analytics/funnels/live/{live_session_id}/dropoffs"): {"step": "paid"},
+}
 
 
 def url_for(path: str, ids: dict[str, int]) -> str:
@@ -446,6 +494,7 @@ async def test_every_route_with_an_id_says_not_found_for_another_shops_record(
             elif route.body_field is not None:
                 assert (method, path) in API_BODIES, f"add a sample body for {method} {path}"
                 kwargs["json"] = fill(API_BODIES[(method, path)], foreign_ids)
+            kwargs["params"] = API_QUERIES.get((method, path), {})
             response = await client.request(method, url, **kwargs)
             assert response.status_code == 404, (
                 f"{method} {path}: {response.status_code} {response.text[:200]}"

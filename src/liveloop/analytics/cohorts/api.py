@@ -11,7 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from liveloop.analytics.cohorts import service, value
+from liveloop.core.database import get_scoped
 from liveloop.core.deps import DbSession
+from liveloop.outreach.broadcasts.models import Broadcast
 from liveloop.shops.auth import current_actor, requires
 from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
@@ -114,6 +116,9 @@ async def live_value(live_session_id: int, session: DbSession, actor: Analyst) -
 @router.get("/value/broadcasts/{broadcast_id}")
 async def broadcast_value(broadcast_id: int, session: DbSession, actor: Analyst) -> dict[str, Any]:
     """ROI and ROAS of a broadcast (orders with its `bc-{id}-…` source codes)."""
+    await get_scoped(
+        session, Broadcast, shop_id=actor.shop_id, record_id=broadcast_id, label="broadcast"
+    )
     return await value.broadcast_value(
         session=session, shop_id=actor.shop_id, broadcast_id=broadcast_id
     )
@@ -139,9 +144,11 @@ async def aarrr(
     return await value.aarrr(session=session, shop_id=actor.shop_id, start=start, end=end)
 
 
-@router.get("/value/fission/{campaign_id}/k-factor")
-async def k_factor(campaign_id: int, session: DbSession, actor: Analyst) -> dict[str, Any]:
-    return await value.k_factor(session=session, shop_id=actor.shop_id, campaign_id=campaign_id)
+@router.get("/value/fission/{fission_campaign_id}/k-factor")
+async def k_factor(fission_campaign_id: int, session: DbSession, actor: Analyst) -> dict[str, Any]:
+    return await value.k_factor(
+        session=session, shop_id=actor.shop_id, campaign_id=fission_campaign_id
+    )
 
 
 @router.get("/value/kols")
