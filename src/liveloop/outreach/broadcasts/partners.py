@@ -2,7 +2,7 @@
 
 Addresses and delivery come from `outreach.channels`, screening (consent, do-not-contact, caps,
 quiet hours), the contact log and unsubscribe links from `outreach.consent`. Templates are
-rendered here in a sandboxed Jinja environment with strict undefined names, and A/B variants are
+rendered by `outreach.messages.render` (sandboxed Jinja, strict undefined names), and A/B variants are
 bucketed by a sha256 of (broadcast, customer) with Wilson intervals and a two-proportion z-test
 for the results. Saved message templates and posters (issue 7, part "templates") are not built
 yet: a broadcast carries its variants' parts inline until they are.
@@ -16,8 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +23,8 @@ from liveloop.core.errors import InvalidInput
 from liveloop.customers.models import Customer
 from liveloop.outreach.channels import service as channels
 from liveloop.outreach.consent import service as consent
-from liveloop.outreach.contracts import CONSENT_KEY, ChannelKind, RenderedMessage
+from liveloop.outreach.contracts import CONSENT_KEY, ChannelKind
+from liveloop.outreach.messages import render
 
 
 @dataclass(frozen=True)
@@ -90,30 +89,8 @@ def unsubscribe_url(*, settings: Any, shop_id: int, customer_id: int, kind: Chan
     )
 
 
-class SandboxTemplate:
-    _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-    def __init__(self, parts: Mapping[str, Any], marketing: bool) -> None:
-        self.marketing = marketing
-        self.parts = {
-            name: self._env.from_string(value)
-            for name, value in parts.items()
-            if isinstance(value, str) and name in ("text", "subject", "html", "link_url")
-        }
-
-    def render(self, context: Mapping[str, Any]) -> RenderedMessage:
-        out = {name: template.render(context) for name, template in self.parts.items()}
-        return RenderedMessage(
-            text=out.get("text", ""),
-            subject=out.get("subject"),
-            html=out.get("html"),
-            link_url=out.get("link_url"),
-            marketing=self.marketing,
-        )
-
-
 def compile_template(kind: ChannelKind, parts: Mapping[str, Any], *, marketing: bool) -> Any:
-    return SandboxTemplate(parts, marketing)
+    return render.compile_template(parts, marketing=marketing)
 
 
 async def template_parts(

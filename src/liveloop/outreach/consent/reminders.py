@@ -26,8 +26,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,8 +43,8 @@ from liveloop.outreach.contracts import (
     DeliveryResult,
     DeliveryStatus,
     OutgoingMessage,
-    RenderedMessage,
 )
+from liveloop.outreach.messages import render
 from liveloop.shops import service as shops_service
 
 START = "start"
@@ -89,7 +87,6 @@ DEFAULT_PARTS: dict[str, dict[str, str]] = {
     },
     WELCOME: {"subject": "欢迎光临 {{ shop.name }}", "text": "{{ reminder.text }}"},
 }
-_sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 @dataclass(frozen=True)
@@ -219,20 +216,8 @@ def _partner(module: str, name: str) -> Callable[..., Any] | None:
     return None
 
 
-class _DefaultTemplate:
-    def __init__(self, parts: Mapping[str, str]) -> None:
-        self._parts = {name: _sandbox.from_string(text) for name, text in parts.items()}
-
-    def render(self, context: Mapping[str, Any]) -> RenderedMessage:
-        out = {name: template.render(context) for name, template in self._parts.items()}
-        return RenderedMessage(text=out["text"], subject=out.get("subject"), marketing=False)
-
-
-def _compile(kind: ChannelKind, parts: Mapping[str, Any]) -> Any:
-    compile_template = _partner("liveloop.outreach.messages.service", "compile_template")
-    if compile_template is not None:
-        return compile_template(kind, dict(parts), marketing=False)
-    return _DefaultTemplate({k: v for k, v in parts.items() if isinstance(v, str)})
+def _compile(parts: Mapping[str, Any]) -> Any:
+    return render.compile_template(parts, marketing=False)
 
 
 async def _template_for(
@@ -257,11 +242,11 @@ async def _template_for(
                 session, model, shop_id=shop_id, record_id=template_id, label="template"
             )
             if saved.kind == channel_kind.value:
-                compiled = _compile(channel_kind, saved.parts)
+                compiled = _compile(saved.parts)
         except Exception:  # a deleted or broken template: the default still reminds
             compiled = None
     if compiled is None:
-        compiled = _DefaultTemplate(DEFAULT_PARTS[reminder_kind])
+        compiled = _compile(DEFAULT_PARTS[reminder_kind])
     cache[(reminder_kind, channel_kind)] = compiled
     return compiled
 
