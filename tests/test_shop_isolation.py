@@ -127,6 +127,12 @@ API_BODIES: dict[tuple[str, str], Any] = {
 API_BODIES.update(
     {
         ("PATCH", "/api/v1/outreach/channels/{outreach_channel_id}"): {"name": "x"},
+        ("PUT", "/api/v1/outreach/templates/{message_template_id}"): {
+            "name": "x",
+            "kind": "sms",
+            "parts": {"text": "x"},
+        },
+        ("POST", "/api/v1/outreach/templates/{message_template_id}/preview"): {},
         ("POST", "/api/v1/outreach/channels/{outreach_channel_id}/test"): {
             "address": "a@example.com"
         },
@@ -447,11 +453,14 @@ async def _outreach_analytics_records(session, shop_id: int) -> dict[str, int]:
     from liveloop.analytics.cohorts.models import ValueCost
     from liveloop.outreach.broadcasts.models import Broadcast
 
+    from liveloop.outreach.messages.models import MessageTemplate
+
     broadcast = Broadcast(shop_id=shop_id, name="隔壁群发", kind="email")
     cost = ValueCost(shop_id=shop_id, kind="ads", amount_fen=100, spent_on=dt.date(2026, 1, 1))
-    session.add_all([broadcast, cost])
+    template = MessageTemplate(shop_id=shop_id, name="隔壁模板", kind="sms", parts={"text": "x"})
+    session.add_all([broadcast, cost, template])
     await session.flush()
-    return {"broadcast_id": broadcast.id, "cost_id": cost.id}
+    return {"broadcast_id": broadcast.id, "cost_id": cost.id, "message_template_id": template.id}
 
 
 def fill(value: Any, ids: dict[str, int]) -> Any:

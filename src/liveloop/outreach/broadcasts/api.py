@@ -8,17 +8,18 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from liveloop.commerce.idempotency import claim_key, complete_key
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import NotFound
 from liveloop.core.jobs import enqueue_after_commit
-from liveloop.outreach.broadcasts import results, service, tasks
+from liveloop.outreach.broadcasts import delivery, results, service, tasks
 from liveloop.outreach.broadcasts.invite import invite_to_live
 from liveloop.outreach.broadcasts.models import Broadcast, BroadcastRecipient
 from liveloop.outreach.contracts import ChannelKind
+from liveloop.outreach.messages.poster_links import poster_for_session
 from liveloop.shops.auth import current_actor, requires
 from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
@@ -224,6 +225,22 @@ async def click(token: str, request: Request, session: DbSession) -> RedirectRes
     if target is None:
         raise NotFound("this link is not valid (it may have been mistyped)", code="link_not_found")
     return RedirectResponse(target, status_code=302)
+
+
+@public.get("/r/{token}/poster.png", include_in_schema=False)
+async def poster(token: str, request: Request, session: DbSession) -> Response:
+    """The recipient's own poster: its QR code is their tracked link (scans are attributed)."""
+    live = await results.live_session_of_token(session=session, token=token)
+    if live is None:
+        raise NotFound(
+            "this poster is not valid (it may have been mistyped)", code="link_not_found"
+        )
+    settings = request.app.state.settings
+    png = await poster_for_session(
+        session=session, settings=settings, live_session=live,
+        link=delivery.click_url(settings, token),
+    )  # fmt: skip
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 router.include_router(api)

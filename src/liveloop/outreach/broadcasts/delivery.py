@@ -44,8 +44,8 @@ def message_key(broadcast_id: int, recipient_id: int) -> str:
 
 
 def click_url(settings: Any, token: str) -> str:
-    base = (getattr(settings, "base_url", "") or "").rstrip("/")
-    return f"{base}/r/{token}"
+    """The recipient's tracked link (absolute: it is opened from a phone or a mailbox)."""
+    return f"{settings.public_base_url}/r/{token}"
 
 
 async def claim_batch(
@@ -89,8 +89,9 @@ async def _templates(session: AsyncSession, broadcast: Broadcast) -> dict[str, A
         parts = variant.get("parts")
         if parts is None:
             parts = await partners.template_parts(
-                session=session, shop_id=broadcast.shop_id, template_id=variant["template_id"]
-            )
+                session=session, shop_id=broadcast.shop_id, template_id=variant["template_id"],
+                kind=ChannelKind(broadcast.kind),
+            )  # fmt: skip
         compiled[variant["key"]] = partners.compile_template(
             ChannelKind(broadcast.kind), parts, marketing=broadcast.marketing
         )
@@ -209,6 +210,8 @@ async def _send_batch(session: AsyncSession, run: _Run, ids: list[int]) -> list[
         customer_ids=customer_ids,
         live_session_id=broadcast.live_session_id,
         link_for=lambda cid: click_url(settings, by_customer[cid].click_token),
+        poster_for=lambda cid: click_url(settings, by_customer[cid].click_token) + "/poster.png",
+        base_url=settings.public_base_url,
         coupon_code=broadcast.coupon_code,
         extra={
             cid: {

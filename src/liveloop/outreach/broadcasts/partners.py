@@ -2,10 +2,10 @@
 
 Addresses and delivery come from `outreach.channels`, screening (consent, do-not-contact, caps,
 quiet hours), the contact log and unsubscribe links from `outreach.consent`. Templates are
-rendered by `outreach.messages.render` (sandboxed Jinja, strict undefined names), and A/B variants are
-bucketed by a sha256 of (broadcast, customer) with Wilson intervals and a two-proportion z-test
-for the results. Saved message templates and posters (issue 7, part "templates") are not built
-yet: a broadcast carries its variants' parts inline until they are.
+rendered by `outreach.messages.render` (sandboxed Jinja, strict undefined names) with the
+variables of `outreach.messages.contexts`; a variant carries its parts inline or names a saved
+template. A/B variants are bucketed by a sha256 of (broadcast, customer) with Wilson intervals
+and a two-proportion z-test for the results (docs/ab-testing.md).
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.core.errors import InvalidInput
-from liveloop.customers.models import Customer
+from liveloop.core.errors import InvalidInput, NotFound
 from liveloop.outreach.channels import service as channels
 from liveloop.outreach.consent import service as consent
 from liveloop.outreach.contracts import CONSENT_KEY, ChannelKind
-from liveloop.outreach.messages import render
+from liveloop.outreach.messages import contexts, render
+from liveloop.outreach.messages import service as messages
 
 
 @dataclass(frozen=True)
@@ -94,15 +93,16 @@ def compile_template(kind: ChannelKind, parts: Mapping[str, Any], *, marketing: 
 
 
 async def template_parts(
-    *, session: AsyncSession, shop_id: int, template_id: int
+    *, session: AsyncSession, shop_id: int, template_id: int, kind: ChannelKind
 ) -> dict[str, Any]:
-    """Saved templates are not built yet (issue 7, templates): always a clear error."""
-    raise InvalidInput(
-        f"saved template {template_id} cannot be used: saved templates are not available yet;"
-        " give the variant's text (and subject) instead",
-        code="template_unavailable",
-        field="variants.template_id",
-    )
+    """A saved template's parts (outreach/messages); another kind's template is refused."""
+    try:
+        return await messages.parts_for(
+            session=session, shop_id=shop_id, template_id=template_id, kind=kind
+        )
+    except (InvalidInput, NotFound) as error:
+        error.field = "variants.template_id"
+        raise
 
 
 async def contexts_for(
@@ -112,24 +112,16 @@ async def contexts_for(
     customer_ids: Sequence[int],
     live_session_id: int | None,
     link_for: Callable[[int], str],
+    poster_for: Callable[[int], str] | None,
     coupon_code: str | None,
     extra: Mapping[int, Mapping[str, Any]],
+    base_url: str,
 ) -> dict[int, dict[str, Any]]:
-    rows = await session.execute(
-        select(Customer.id, Customer.display_name).where(
-            Customer.shop_id == shop_id, Customer.id.in_(list(customer_ids))
-        )
-    )
-    contexts: dict[int, dict[str, Any]] = {}
-    for customer_id, name in rows:
-        link = link_for(customer_id)
-        contexts[customer_id] = {
-            "customer": {"name": name or ""},
-            "live": {"link": link},
-            "coupon": {"code": coupon_code or ""},
-            **dict(extra.get(customer_id, {})),
-        }
-    return contexts
+    return await contexts.contexts_for(
+        session=session, shop_id=shop_id, customer_ids=customer_ids,
+        live_session_id=live_session_id, link_for=link_for, poster_for=poster_for,
+        coupon_code=coupon_code, extra=extra, base_url=base_url,
+    )  # fmt: skip
 
 
 def assign_variant(

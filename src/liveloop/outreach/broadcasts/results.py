@@ -44,6 +44,21 @@ def parse_source_code(code: str) -> tuple[int, int] | None:
     return int(parts[1]), int(parts[2])
 
 
+async def live_session_of_token(*, session: AsyncSession, token: str) -> LiveSession | None:
+    """The live session a recipient's tracked link leads to (None: unknown token, no session)."""
+    if not token or len(token) > 24:
+        return None
+    found = (
+        await session.execute(
+            select(LiveSession)
+            .join(Broadcast, Broadcast.live_session_id == LiveSession.id)
+            .join(BroadcastRecipient, BroadcastRecipient.broadcast_id == Broadcast.id)
+            .where(BroadcastRecipient.click_token == token)
+        )
+    ).scalar_one_or_none()
+    return found
+
+
 async def record_click(
     *, session: AsyncSession, token: str, user_agent: str = "", now: dt.datetime | None = None
 ) -> str | None:

@@ -203,8 +203,9 @@ async def create_broadcast(
         parts = variant.get("parts")
         if parts is None:
             parts = await partners.template_parts(
-                session=session, shop_id=shop_id, template_id=variant["template_id"]
-            )
+                session=session, shop_id=shop_id, template_id=variant["template_id"],
+                kind=data.kind,
+            )  # fmt: skip
         try:
             partners.compile_template(data.kind, parts, marketing=data.marketing)
         except InvalidInput as error:

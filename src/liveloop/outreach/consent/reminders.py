@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.core.database import get_scoped, utcnow
+from liveloop.core.database import utcnow
 from liveloop.core.settings import Settings
 from liveloop.customers import service as customers_service
-from liveloop.customers.models import Customer
 from liveloop.live import audience as live_audience
 from liveloop.live.models import LiveReservation, LiveSession, LiveStatus
 from liveloop.outreach.consent import service as consent_service
@@ -44,7 +41,9 @@ from liveloop.outreach.contracts import (
     DeliveryStatus,
     OutgoingMessage,
 )
+from liveloop.outreach.messages import contexts as messages_contexts
 from liveloop.outreach.messages import render
+from liveloop.outreach.messages import service as messages_service
 from liveloop.shops import service as shops_service
 
 START = "start"
@@ -204,18 +203,6 @@ async def stale_claims(*, session: AsyncSession, shop_id: int, now: dt.datetime)
 # --------------------------------------------------------------------------- rendering
 
 
-def _partner(module: str, name: str) -> Callable[..., Any] | None:
-    """A function of outreach/messages (its service module, else the package), if provided."""
-    for candidate in (module, module.rpartition(".")[0]):
-        try:
-            found = getattr(importlib.import_module(candidate), name, None)
-        except ImportError:
-            found = None
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-    return None
-
-
 def _compile(parts: Mapping[str, Any]) -> Any:
     return render.compile_template(parts, marketing=False)
 
@@ -234,16 +221,13 @@ async def _template_for(
         return cache[(reminder_kind, channel_kind)]
     template_id = chosen.get(f"{reminder_kind}:{channel_kind.value}") or chosen.get(reminder_kind)
     compiled = None
-    models = importlib.import_module("liveloop.outreach.messages.models")
-    model = getattr(models, "MessageTemplate", None)
-    if template_id and model is not None:
+    if template_id:
         try:
-            saved = await get_scoped(
-                session, model, shop_id=shop_id, record_id=template_id, label="template"
+            parts = await messages_service.parts_for(
+                session=session, shop_id=shop_id, template_id=template_id, kind=channel_kind
             )
-            if saved.kind == channel_kind.value:
-                compiled = _compile(saved.parts)
-        except Exception:  # a deleted or broken template: the default still reminds
+            compiled = _compile(parts)
+        except Exception:  # a deleted, other-kind or broken template: the default still reminds
             compiled = None
     if compiled is None:
         compiled = _compile(DEFAULT_PARTS[reminder_kind])
@@ -266,48 +250,24 @@ async def _contexts(
     reminder: Mapping[int, Mapping[str, Any]],
     reminder_kind: str,
 ) -> dict[int, dict[str, Any]]:
-    """Template variables per customer: outreach/messages' contexts when that part is there,
-    with `reminder` (minutes, text) added; a small context of our own otherwise."""
+    """Template variables per customer (outreach/messages' contexts) with `reminder` added."""
     link = live_link(settings, live_session, reminder_kind) if live_session else ""
     extra = {cid: {"reminder": dict(reminder.get(cid, {}))} for cid in customer_ids}
-    contexts_for = _partner("liveloop.outreach.messages.service", "contexts_for")
-    if contexts_for is not None:
-        found: dict[int, dict[str, Any]] = await contexts_for(
-            session=session,
-            shop_id=shop.id,
-            customer_ids=customer_ids,
-            live_session_id=live_session.id if live_session else None,
-            link_for=lambda _cid: link,
-            extra=extra,
-        )
-        return found
-    zone = ZoneInfo(shop.timezone or "Asia/Shanghai")
-    live: dict[str, Any] = {}
-    if live_session is not None:
-        starts = live_session.planned_start.astimezone(zone)
-        live = {
-            "title": live_session.title,
-            "starts_at": starts.strftime("%m-%d %H:%M"),
-            "link": link,
-        }
-    names = dict(
-        (
-            await session.execute(
-                select(Customer.id, Customer.display_name).where(
-                    Customer.shop_id == shop.id, ids_in(session, Customer.id, customer_ids)
-                )
-            )
-        ).all()
+    poster = (
+        f"{settings.public_base_url}/live/{live_session.code}/poster.png?src=rm-{reminder_kind}"
+        if live_session
+        else ""
     )
-    return {
-        cid: {
-            "customer": {"name": names.get(cid) or ""},
-            "live": live,
-            "shop": {"name": shop.name},
-            **extra[cid],
-        }
-        for cid in customer_ids
-    }
+    return await messages_contexts.contexts_for(
+        session=session,
+        shop_id=shop.id,
+        customer_ids=customer_ids,
+        live_session_id=live_session.id if live_session else None,
+        link_for=lambda _cid: link,
+        poster_for=lambda _cid: poster,
+        extra=extra,
+        base_url=settings.public_base_url,
+    )
 
 
 # --------------------------------------------------------------------------- sending
