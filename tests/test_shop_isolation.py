@@ -452,7 +452,6 @@ async def _outreach_analytics_records(session, shop_id: int) -> dict[str, int]:
 
     from liveloop.analytics.cohorts.models import ValueCost
     from liveloop.outreach.broadcasts.models import Broadcast
-
     from liveloop.outreach.messages.models import MessageTemplate
 
     broadcast = Broadcast(shop_id=shop_id, name="隔壁群发", kind="email")

@@ -11,8 +11,8 @@ from liveloop.demo.seed import seed_demo
 from liveloop.live.models import LiveSession
 
 
-async def test_ended_demo_sessions_have_full_reports(session) -> None:  # type: ignore[no-untyped-def]
-    report = await seed_demo(session=session, customers=80, days=30, seed=11)
+async def test_ended_demo_sessions_have_full_reports(session, settings) -> None:  # type: ignore[no-untyped-def]
+    report = await seed_demo(session=session, customers=80, days=30, seed=11, settings=settings)
     shop_id = report.shop_id
     ended = list(
         (

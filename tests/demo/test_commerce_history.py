@@ -17,8 +17,8 @@ from liveloop.demo.seed import seed_demo
 from liveloop.events.models import Event
 
 
-async def test_seed_makes_an_order_history_through_the_services(session) -> None:
-    report = await seed_demo(session=session, customers=80, days=30, seed=11)
+async def test_seed_makes_an_order_history_through_the_services(session, settings) -> None:
+    report = await seed_demo(session=session, customers=80, days=30, seed=11, settings=settings)
     shop_id = report.shop_id
     orders = list(
         (

@@ -51,8 +51,8 @@ def test_events_of_a_customer_are_ordered_by_kind_and_paid_orders_match_orders()
             assert not orders
 
 
-async def test_seed_builds_a_shop_through_the_services(session) -> None:
-    report = await seed_demo(session=session, customers=60, days=30, seed=11)
+async def test_seed_builds_a_shop_through_the_services(session, settings) -> None:
+    report = await seed_demo(session=session, customers=60, days=30, seed=11, settings=settings)
     customers = (
         await session.execute(
             select(func.count()).select_from(Customer).where(Customer.shop_id == report.shop_id)
@@ -85,3 +85,59 @@ async def test_seed_builds_a_shop_through_the_services(session) -> None:
         )
     ).scalar_one()
     assert oldest < dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
+    await _check_outreach(session, report, settings)
+
+
+async def _check_outreach(session, report, settings) -> None:  # type: ignore[no-untyped-def]
+    """Three layers invited to tomorrow's session, each with its words, in the mailbox file."""
+    import mailbox
+    from email.header import decode_header, make_header
+
+    from liveloop.demo.outreach_demo import send_outreach
+    from liveloop.outreach.broadcasts.models import Broadcast, BroadcastRecipient
+    from liveloop.outreach.channels.email import KEY_HEADER, SHOP_HEADER
+
+    sent = await send_outreach(
+        session, shop_id=report.shop_id, broadcast_id=report.invitation_id, settings=settings
+    )
+    broadcast = (
+        await session.execute(select(Broadcast).where(Broadcast.shop_id == report.shop_id))
+    ).scalar_one()
+    layers = set(
+        (
+            await session.execute(
+                select(BroadcastRecipient.variant).where(
+                    BroadcastRecipient.broadcast_id == broadcast.id
+                )
+            )
+        ).scalars()
+    )
+    # Each recipient is in one layer (its own words); a 60-customer shop may leave one empty.
+    assert layers and layers <= {"vip", "newcomer", "repeat"}
+    assert broadcast.status == "sent" and [v["key"] for v in broadcast.variants] == [
+        "vip", "newcomer", "repeat"
+    ]  # fmt: skip
+    reached = dict(
+        (
+            await session.execute(
+                select(BroadcastRecipient.variant, func.count())
+                .where(
+                    BroadcastRecipient.broadcast_id == broadcast.id,
+                    BroadcastRecipient.status.in_(("sent", "delivered")),
+                )
+                .group_by(BroadcastRecipient.variant)
+            )
+        ).all()
+    )
+    assert set(reached) <= layers and sum(reached.values()) == sent.sent > 0
+    box = mailbox.mbox(sent.mailbox)
+    try:
+        mine = [
+            m for m in box
+            if m[SHOP_HEADER] == str(report.shop_id) and str(m[KEY_HEADER]).startswith("bc:")
+        ]  # fmt: skip
+        subjects = {str(make_header(decode_header(m["Subject"]))) for m in mine}
+    finally:
+        box.close()
+    assert len(mine) == sent.sent
+    assert all(s.startswith("直播邀请：") for s in subjects)

@@ -52,12 +52,24 @@ def seed(
                         customers=customers,
                         days=days,
                         progress=lambda step: status.update(f"seeding: {step}…"),
+                        settings=settings,
                     )
                 console.print(
                     f"[green]demo shop {report.shop_id} ready[/green] in {time.perf_counter() - started:.0f}s: "
                     f"{report.customers} customers, {report.products} products, {report.events} events, "
                     f"{report.paid_orders} paid orders, GMV ¥{report.gmv_fen / 100:,.2f}"
                 )
+            async with database.unit_of_work() as session:
+                from liveloop.demo.outreach_demo import send_outreach
+
+                outreach = await send_outreach(
+                    session, shop_id=report.shop_id, broadcast_id=report.invitation_id,
+                    settings=settings,
+                )  # fmt: skip
+            console.print(
+                f"{outreach.sent} live invitations and {outreach.reminders} reminders written to"
+                f" the local mailbox file {outreach.mailbox} (demo: nothing was sent)"
+            )
         finally:
             await database.dispose()
 

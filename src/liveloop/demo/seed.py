@@ -7,16 +7,18 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.catalog import service as catalog_service
 from liveloop.catalog.schemas import CategoryCreate, ProductCreate
 from liveloop.commerce.flash.demo import seed_promotions
 from liveloop.core.database import utcnow
+from liveloop.core.settings import Settings, get_settings
 from liveloop.customers import imports as customer_imports
 from liveloop.customers import service as customers_service
 from liveloop.customers import tags as tags_service
+from liveloop.customers.models import Customer
 from liveloop.customers.points import earning as points_earning
 from liveloop.customers.schemas import TagGroupIn, TagIn
 from liveloop.demo.behaviour import (
@@ -78,6 +80,7 @@ class SeedReport:
     paid_orders: int
     gmv_fen: int
     invited_customers: int = 0  # new customers the demo fission campaign brought in
+    invitation_id: int = 0  # the three-layer live invitation, planned; sent by send_outreach
 
 
 async def demo_exists(session: AsyncSession) -> bool:
@@ -91,6 +94,7 @@ async def seed_demo(
     days: int = 180,
     seed: int = 7,
     progress: Callable[[str], None] = lambda _message: None,
+    settings: Settings | None = None,
 ) -> SeedReport:
     now = utcnow()
     rng = random.Random(seed)
@@ -227,6 +231,12 @@ async def seed_demo(
     from liveloop.demo.scripts_demo import seed_scripts
 
     await seed_scripts(session, actor=actor, staff=staff)
+    progress("live invitations")
+    from liveloop.demo.outreach_demo import seed_outreach
+
+    invitation_id = await seed_outreach(
+        session, shop_id=shop.id, rooms=rooms, settings=settings or get_settings()
+    )
     return SeedReport(
         shop_id=shop.id,
         customers=len(people),
@@ -241,6 +251,7 @@ async def seed_demo(
         paid_orders=paid_orders,
         gmv_fen=gmv,
         invited_customers=fission.new_customers,
+        invitation_id=invitation_id,
     )
 
 
@@ -295,12 +306,25 @@ async def _import_customers(
     )
     if report.errors:
         raise RuntimeError(f"demo customers did not import cleanly: {report.errors[:3]}")
-    return await customers_service.resolve_identities(
+    ids = await customers_service.resolve_identities(
         session=session,
         shop_id=actor.shop_id,
         identities=[p.identities[0] for p in people],
         create_missing=False,
     )
+    # Marketing consent per channel, as each customer gave it (one UPDATE per combination).
+    by_consent: dict[tuple[tuple[str, bool], ...], list[int]] = {}
+    for person in people:
+        key = tuple(sorted(person.marketing_consent.items()))
+        by_consent.setdefault(key, []).append(ids[person.identities[0]])
+    for key, customer_ids in by_consent.items():
+        for start in range(0, len(customer_ids), 5000):
+            await session.execute(
+                update(Customer)
+                .where(Customer.id.in_(customer_ids[start : start + 5000]))
+                .values(consent=dict(key))
+            )
+    return ids
 
 
 async def _ingest(session: AsyncSession, shop_id: int, items: list[dict[str, object]]) -> int:

@@ -118,7 +118,6 @@ NAV: tuple[NavGroup, ...] = (
                 "/console/outreach",
                 "send",
                 P.OUTREACH_MANAGE,
-                available=False,
                 summary=N_("Broadcasts and invitations through your own channels."),
             ),
             NavItem(

@@ -13,8 +13,8 @@ from liveloop.customers.points.models import PointsEntry, TierChange
 from liveloop.demo.seed import seed_demo
 
 
-async def test_the_demo_shop_has_points_tiers_and_a_catalogue(session) -> None:
-    report = await seed_demo(session=session, customers=90, days=60, seed=5)
+async def test_the_demo_shop_has_points_tiers_and_a_catalogue(session, settings) -> None:
+    report = await seed_demo(session=session, customers=90, days=60, seed=5, settings=settings)
     shop_id = report.shop_id
     rules = await earning.list_rules(session=session, shop_id=shop_id)
     assert {r.event_type for r in rules} == set(earning.RULE_TYPES)

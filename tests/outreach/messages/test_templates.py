@@ -294,3 +294,39 @@ async def test_posters_carry_the_right_link(client, anon_client, session, shop, 
     assert mine.status_code == 200
     assert _same(_qr_of(mine.content), _expected_qr(delivery.click_url(settings, token)))
     assert (await anon_client.get("/r/nosuchtoken/poster.png")).status_code == 404
+
+
+async def test_invite_words_speak_to_each_layer(session, shop, settings) -> None:  # type: ignore[no-untyped-def]
+    from liveloop.core.database import utcnow
+    from liveloop.outreach.broadcasts.invite import default_parts
+    from liveloop.outreach.messages import contexts
+
+    member = await factories.make_customer(session, shop_id=shop.id, name="金卡客")
+    newcomer = await factories.make_customer(session, shop_id=shop.id, name="新客")
+    buyer = await factories.make_customer(session, shop_id=shop.id, name="老客")
+    tier = MemberTier(shop_id=shop.id, name="金卡", level=2)
+    session.add(tier)
+    await session.flush()
+    session.add(CustomerPoints(shop_id=shop.id, customer_id=member.id, balance=88, tier_id=tier.id))
+    product = await factories.make_product(session, shop_id=shop.id)
+    order = await factories.make_order(
+        session, shop_id=shop.id, customer_id=buyer.id, lines=[(product.skus[0].id, 1)]
+    )
+    order.paid_at = utcnow()
+    await session.flush()
+    live = await make_live_session(session, shop_id=shop.id, title="夜场")
+    found = await contexts.contexts_for(
+        session=session, shop_id=shop.id, customer_ids=[member.id, newcomer.id, buyer.id],
+        live_session_id=live.id, link_for=lambda cid: f"L{cid}", coupon_code="NEW10",
+        base_url=settings.public_base_url,
+    )  # fmt: skip
+    compiled = render.compile_template(default_parts(ChannelKind.SMS), marketing=True)
+    text = {cid: compiled.render(found[cid]).text for cid in found}
+    assert "金卡会员专享价，积分 88 可抵现" in text[member.id]
+    assert "新人首单立减，券码 NEW10" in text[newcomer.id]
+    assert "老朋友回来看看" in text[buyer.id]
+    assert all(f"L{cid}" in text[cid] for cid in text)
+    html = render.compile_template(
+        {"subject": "s", "html": "<p>{{ customer.name }}</p>"}, marketing=True
+    ).render({"customer": {"name": "<b>x</b>"}})
+    assert html.html == "<p>&lt;b&gt;x&lt;/b&gt;</p>"

@@ -252,19 +252,22 @@ async def _send_batch(session: AsyncSession, run: _Run, ids: list[int]) -> list[
     outcomes = await asyncio.gather(*(send_one(row) for row in rows))
     done_at = utcnow()
     reached = []
+    rows_out = []
     for recipient_id, status, reason, provider_id in outcomes:
-        await session.execute(
-            update(BroadcastRecipient)
-            .where(BroadcastRecipient.id == recipient_id)
-            .values(
-                status=status,
-                reason=reason,
-                provider_message_id=provider_id,
-                sent_at=done_at if status != R_FAILED else None,
-                lease_until=None,
-            )
-            .execution_options(synchronize_session=False)
+        rows_out.append(
+            {
+                "id": recipient_id,
+                "status": status,
+                "reason": reason,
+                "provider_message_id": provider_id,
+                "sent_at": done_at if status != R_FAILED else None,
+                "lease_until": None,
+            }
         )
         if status != R_FAILED:
             reached.append(customer_of[recipient_id])
+    if rows_out:  # one executemany by primary key for the batch, not a statement per recipient
+        await session.execute(
+            update(BroadcastRecipient).execution_options(synchronize_session=False), rows_out
+        )
     return reached

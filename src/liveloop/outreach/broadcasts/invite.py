@@ -23,9 +23,17 @@ PREFERENCE = (
     ChannelKind.WEBHOOK,
 )
 
+# One text, three layers: members hear about member prices, customers who never bought about
+# the newcomer coupon, the others about the line-up.
+LAYER_WORDS = (
+    "{% if customer.tier %}{{ customer.tier }}会员专享价，积分 {{ customer.points }} 可抵现。"
+    "{% elif customer.orders == 0 %}新人首单立减{% if coupon.code %}，券码 {{ coupon.code }}{% endif %}。"
+    "{% else %}老朋友回来看看，上新好物等你。{% endif %}"
+)
 INVITE_TEXT = (
     "{{ customer.name }}，您好！直播「{{ live.title }}」将于 {{ live.starts_at }} 开播，"
-    "点此预约/进入：{{ live.link }}"
+    + LAYER_WORDS
+    + "点此预约/进入：{{ live.link }}"
 )
 
 
@@ -36,13 +44,16 @@ def default_parts(kind: ChannelKind) -> dict[str, Any]:
             "text": INVITE_TEXT + "\n退订：{{ unsubscribe_url }}",
             "html": (
                 "<p>{{ customer.name }}，您好！</p><p>直播「{{ live.title }}」将于 "
-                '{{ live.starts_at }} 开播。</p><p><a href="{{ live.link }}">进入直播间</a></p>'
+                "{{ live.starts_at }} 开播。" + LAYER_WORDS + "</p>"
+                '<p><img src="{{ live.poster_url }}" alt="{{ live.title }}" width="300"></p>'
+                '<p><a href="{{ live.link }}">进入直播间</a></p>'
                 '<p><a href="{{ unsubscribe_url }}">退订</a></p>'
             ),
         }
     if kind in (ChannelKind.WECOM_CUSTOMER, ChannelKind.WECOM_GROUP):
         return {
             "text": INVITE_TEXT,
+            "image_url": "{{ live.poster_url }}",
             "link_url": "{{ live.link }}",
             "link_title": "{{ live.title }}",
         }

@@ -1,7 +1,278 @@
-"""Routes of outreach/broadcasts (none yet)."""
+"""Console pages of outreach: broadcasts (/console/outreach: the list, a broadcast's progress,
+per-recipient status and A/B results, cancel), the "Invite" panel of a live session page, and
+the shop's channels (/console/outreach/channels).
+
+"Invite" carries an idempotency key made when the panel was drawn, so a second click (or a
+reload of the POST) returns the first broadcast instead of sending again.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import secrets
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from liveloop.commerce.idempotency import claim_key, complete_key
+from liveloop.core.deps import DbSession
+from liveloop.core.errors import Conflict, InvalidInput, NotFound
+from liveloop.core.schemas import parse_id
+from liveloop.outreach.broadcasts import results, service
+from liveloop.outreach.broadcasts.api import _deliver_after_commit
+from liveloop.outreach.broadcasts.invite import invite_to_live
+from liveloop.outreach.broadcasts.models import Broadcast
+from liveloop.outreach.channels import service as channel_service
+from liveloop.outreach.contracts import ChannelKind
+from liveloop.shops import service as shops_service
+from liveloop.shops.auth import console_requires
+from liveloop.shops.permissions import Permission as P
+from liveloop.shops.service import Actor
+from liveloop.web.console import console_router, redirect
+from liveloop.web.i18n import N_, translate
+from liveloop.web.templating import flash, render
+
+router = APIRouter(include_in_schema=False)
+pages = console_router(prefix="/console/outreach")
+Manager = Annotated[Actor, console_requires(P.OUTREACH_MANAGE)]
+FormErrors = (InvalidInput, Conflict, NotFound, ValidationError, ValueError)
+RECIPIENT_STATUSES = (
+    "queued", "sending", "sent", "delivered", "clicked", "failed", "skipped", "unsubscribed"
+)  # fmt: skip
+STATUS_LABELS = {
+    "draft": N_("Draft"),
+    "scheduled": N_("Scheduled"),
+    "sending": N_("Sending"),
+    "sent": N_("Sent"),
+    "cancelled": N_("Cancelled"),
+    "queued": N_("Queued"),
+    "delivered": N_("Delivered"),
+    "clicked": N_("Clicked"),
+    "failed": N_("Failed"),
+    "skipped": N_("Skipped"),
+    "unsubscribed": N_("Unsubscribed"),
+}
+KIND_LABELS = {
+    "email": N_("E-mail"),
+    "webhook": N_("Webhook"),
+    "wecom_customer": N_("WeCom customers"),
+    "wecom_group": N_("WeCom groups"),
+    "sms": N_("Text messages"),
+}
+
+
+def _labels(request: Request) -> dict[str, Any]:
+    return {
+        "status_labels": {k: translate(request, v) for k, v in STATUS_LABELS.items()},
+        "kind_labels": {k: translate(request, v) for k, v in KIND_LABELS.items()},
+    }
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return str(exc.errors()[0]["msg"])
+    return str(getattr(exc, "message", exc))
+
+
+# --------------------------------------------------------------------------- broadcasts
+
+
+@pages.get("", response_class=HTMLResponse)
+async def broadcasts_page(request: Request, session: DbSession, actor: Manager) -> HTMLResponse:
+    found = await service.list_broadcasts(session=session, shop_id=actor.shop_id)
+    counts = {b.id: await service.status_counts(session=session, broadcast_id=b.id) for b in found}
+    return render(
+        request,
+        "outreach/broadcasts.html",
+        {
+            "title": translate(request, N_("Broadcasts")),
+            "broadcasts": found,
+            "counts": counts,
+            **_labels(request),
+        },
+    )
+
+
+@pages.get("/broadcasts/{broadcast_id}", response_class=HTMLResponse)
+async def broadcast_page(
+    request: Request, broadcast_id: int, session: DbSession, actor: Manager
+) -> HTMLResponse:
+    broadcast = await service.get_broadcast(
+        session=session, shop_id=actor.shop_id, broadcast_id=broadcast_id
+    )
+    status = request.query_params.get("status")
+    status = status if status in RECIPIENT_STATUSES else None
+    page = parse_id(request.query_params.get("page")) or 1
+    rows = await service.list_recipients(
+        session=session, shop_id=actor.shop_id, broadcast_id=broadcast.id, status=status,
+        limit=100, offset=(page - 1) * 100,
+    )  # fmt: skip
+    return render(
+        request,
+        "outreach/broadcast.html",
+        {
+            "title": broadcast.name,
+            "broadcast": broadcast,
+            "counts": await service.status_counts(session=session, broadcast_id=broadcast.id),
+            "rows": rows,
+            "status": status or "",
+            "page": page,
+            "statuses": RECIPIENT_STATUSES,
+            "results": await results.broadcast_results(session=session, broadcast=broadcast),
+            **_labels(request),
+        },
+    )
+
+
+@pages.post("/broadcasts/{broadcast_id}/cancel", response_class=HTMLResponse)
+async def cancel_broadcast(
+    request: Request, broadcast_id: int, session: DbSession, actor: Manager
+) -> Response:
+    try:
+        await service.cancel_broadcast(
+            session=session, shop_id=actor.shop_id, broadcast_id=broadcast_id
+        )
+    except (InvalidInput, Conflict) as exc:
+        flash(request, _error_text(exc), "error")
+        return redirect(f"/console/outreach/broadcasts/{broadcast_id}")
+    await shops_service.record_audit(
+        session=session, actor=actor, action="outreach.broadcast.cancel",
+        target_type="broadcast", target_id=broadcast_id, details={},
+    )  # fmt: skip
+    flash(request, translate(request, N_("Broadcast cancelled; nothing more is sent")))
+    return redirect(f"/console/outreach/broadcasts/{broadcast_id}")
+
+
+# --------------------------------------------------------------------------- invite
+
+
+@pages.get("/invite-panel", response_class=HTMLResponse)
+async def invite_panel(request: Request, session: DbSession, actor: Manager) -> HTMLResponse:
+    """The "Invite" card of a live session page (loaded into it with HTMX)."""
+    live_session_id = parse_id(request.query_params.get("live_session_id"))
+    if live_session_id is None:
+        raise InvalidInput("give the live session's id", field="live_session_id")
+    channels = [
+        c
+        for c in await channel_service.list_channels(session=session, shop_id=actor.shop_id)
+        if c.enabled
+    ]
+    found = await service.list_broadcasts(
+        session=session, shop_id=actor.shop_id, live_session_id=live_session_id, limit=10
+    )
+    return render(
+        request,
+        "outreach/_invite_panel.html",
+        {
+            "live_session_id": live_session_id,
+            "channels": channels,
+            "broadcasts": found,
+            "idempotency_key": secrets.token_urlsafe(16),
+            **_labels(request),
+        },
+    )
+
+
+@pages.post("/invite", response_class=HTMLResponse)
+async def invite(request: Request, session: DbSession, actor: Manager) -> Response:
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    live_session_id = parse_id(form.get("live_session_id"))
+    channel_id = parse_id(form.get("channel_id")) if form.get("channel_id") else None
+    back = f"/console/live/{live_session_id}/edit" if live_session_id else "/console/outreach"
+    key = form.get("idempotency_key") or None
+    try:
+        if live_session_id is None:
+            raise InvalidInput("give the live session's id", field="live_session_id")
+        claim = await claim_key(
+            session=session, shop_id=actor.shop_id, scope="broadcast:invite", key=key,
+            body={"live_session_id": live_session_id, "channel_id": channel_id},
+        )  # fmt: skip
+        if claim.replay_id is not None:
+            return redirect(f"/console/outreach/broadcasts/{claim.replay_id}")
+        async with session.begin_nested():
+            broadcast: Broadcast = await invite_to_live(
+                session=session, shop_id=actor.shop_id, live_session_id=live_session_id,
+                channel_id=channel_id, staff_id=actor.staff_id,
+            )  # fmt: skip
+    except FormErrors as exc:
+        flash(request, _error_text(exc), "error")
+        return redirect(back)
+    _deliver_after_commit(session, broadcast)
+    await complete_key(
+        session=session, claim=claim, resource_type="broadcast", resource_id=broadcast.id
+    )
+    await shops_service.record_audit(
+        session=session, actor=actor, action="outreach.invite", target_type="live_session",
+        target_id=live_session_id, details={"broadcast_id": broadcast.id},
+    )  # fmt: skip
+    flash(request, translate(request, N_("Invitations are on their way")))
+    return redirect(f"/console/outreach/broadcasts/{broadcast.id}")
+
+
+# --------------------------------------------------------------------------- channels
+
+
+async def _channels_page(
+    request: Request, session: DbSession, actor: Actor, *, error: str = "", form: Any = None
+) -> HTMLResponse:
+    return render(
+        request,
+        "outreach/channels.html",
+        {
+            "title": translate(request, N_("Channels")),
+            "channels": await channel_service.list_channels(session=session, shop_id=actor.shop_id),
+            "kinds": [k.value for k in ChannelKind],
+            "error": error,
+            "form": form or {},
+            **_labels(request),
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@pages.get("/channels", response_class=HTMLResponse)
+async def channels_page(request: Request, session: DbSession, actor: Manager) -> HTMLResponse:
+    return await _channels_page(request, session, actor)
+
+
+def _json_object(text: str, field: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(
+            f"{field} is not valid JSON (line {error.lineno}): {error.msg}", field=field
+        ) from error
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be a JSON object {{…}}", field=field)
+    return value
+
+
+@pages.post("/channels", response_class=HTMLResponse)
+async def create_channel(request: Request, session: DbSession, actor: Manager) -> Response:
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    try:
+        kind = ChannelKind(form.get("kind", ""))
+        rate = float(form.get("rate_per_second") or 10)
+        async with session.begin_nested():
+            channel = await channel_service.create_channel(
+                session=session, shop_id=actor.shop_id, kind=kind.value,
+                name=form.get("name", "")[:80], config=_json_object(form.get("config", ""), "config"),
+                secret=_json_object(form.get("secret", ""), "secret") or None,
+                rate_per_second=rate, enabled=True, settings=request.app.state.settings,
+            )  # fmt: skip
+    except FormErrors as exc:
+        form.pop("secret", None)  # never drawn back into the page
+        return await _channels_page(request, session, actor, error=_error_text(exc), form=form)
+    await shops_service.record_audit(
+        session=session, actor=actor, action="outreach.channel.create",
+        target_type="outreach_channel", target_id=channel.id, details={"kind": kind.value},
+    )  # fmt: skip
+    flash(request, translate(request, N_("Channel added")))
+    return redirect("/console/outreach/channels")
+
+
+router.include_router(pages)

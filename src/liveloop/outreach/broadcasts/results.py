@@ -194,7 +194,8 @@ async def broadcast_results(*, session: AsyncSession, broadcast: Broadcast) -> d
         group["reached"] += status in REACHED
         group["clicked"] += clicked_at is not None
         group["entered"] += code in entered
-        group["ordered"] += customer_id in buyers
+        # A variant's rates divide by those it reached, so only they count as its buyers.
+        group["ordered"] += customer_id in buyers and (key == HOLDOUT or status in REACHED)
         group["revenue_fen"] += attributed.get(code, 0)
     order = [v["key"] for v in broadcast.variants if v["key"] in groups]
     if HOLDOUT in groups:

@@ -134,7 +134,13 @@ def check_config(
         if value:
             out[key] = value
     if "api_key_prefix" in config:
-        out["api_key_prefix"] = _str(config, "api_key_prefix", max_len=40)
+        # Not stripped: "Bearer " keeps the space that separates it from the key.
+        prefix = config["api_key_prefix"] if config["api_key_prefix"] is not None else ""
+        if not isinstance(prefix, str):
+            raise _bad("must be a string", "api_key_prefix")
+        if len(prefix) > 40:
+            raise _bad("is longer than 40 characters", "api_key_prefix")
+        out["api_key_prefix"] = prefix
     for key in ("ok_values", "retry_values"):
         if key in config:
             values = config[key]

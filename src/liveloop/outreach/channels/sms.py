@@ -11,6 +11,7 @@ Fields may be dotted paths into the response. HTTP 429/5xx and network errors ar
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import httpx
@@ -57,7 +58,8 @@ class SmsSender:
         self._client = http_client or httpx.AsyncClient(timeout=float(config.get("timeout", 10)))
 
     def request_body(self, message: OutgoingMessage) -> dict[str, Any]:
-        body: dict[str, Any] = dict(self.config.get("extra") or {})
+        # A deep copy: a dotted field must not write into the channel's own config.
+        body: dict[str, Any] = copy.deepcopy(self.config.get("extra") or {})
         _set(body, self.config.get("to_field") or "to", message.address)
         _set(body, self.config.get("text_field") or "text", message.content.text)
         if self.config.get("key_field"):

@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.catalog.models import Product, ProductImage
+from liveloop.commerce.models import Order
 from liveloop.customers.models import Customer
 from liveloop.customers.points.models import CustomerPoints, MemberTier
 from liveloop.live.models import LiveSession, LiveSessionProduct
@@ -116,11 +117,30 @@ async def contexts_for(
         .outerjoin(MemberTier, MemberTier.id == CustomerPoints.tier_id)
         .where(Customer.shop_id == shop_id, Customer.id.in_(list(customer_ids)))
     )
+    found = rows.all()
+    paid_orders = dict(
+        (
+            await session.execute(
+                select(Order.customer_id, func.count())
+                .where(
+                    Order.shop_id == shop_id,
+                    Order.customer_id.in_([row[0] for row in found]),
+                    Order.paid_at.is_not(None),
+                )
+                .group_by(Order.customer_id)
+            )
+        ).all()
+    )
     extra = extra or {}
     contexts: dict[int, dict[str, Any]] = {}
-    for customer_id, name, points, tier in rows:
+    for customer_id, name, points, tier in found:
         contexts[customer_id] = {
-            "customer": {"name": name or "", "tier": tier or "", "points": points or 0},
+            "customer": {
+                "name": name or "",
+                "tier": tier or "",
+                "points": points or 0,
+                "orders": paid_orders.get(customer_id, 0),
+            },
             "live": {
                 **live,
                 "link": link_for(customer_id),

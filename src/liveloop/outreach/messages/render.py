@@ -44,7 +44,7 @@ KIND_PARTS: dict[ChannelKind, tuple[str, ...]] = {
 
 # The variables a template may use: name -> its attributes (None: a plain value).
 VARIABLES: dict[str, tuple[str, ...] | None] = {
-    "customer": ("name", "tier", "points"),
+    "customer": ("name", "tier", "points", "orders"),  # orders: paid orders so far
     "live": ("title", "starts_at", "link", "poster_url", "anchor"),
     "coupon": ("code",),
     "shop": ("name",),
@@ -54,13 +54,15 @@ VARIABLES: dict[str, tuple[str, ...] | None] = {
 }
 
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+# The html part escapes what it fills in (a customer named "<b>" stays text).
+_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
 
 
 class CompiledMessage:
     def __init__(self, parts: Mapping[str, Any], *, marketing: bool) -> None:
         self.marketing = marketing
         self.parts = {
-            name: _env.from_string(value)
+            name: (_html_env if name == "html" else _env).from_string(value)
             for name, value in parts.items()
             if isinstance(value, str) and name in TEXT_PARTS
         }

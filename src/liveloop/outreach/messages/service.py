@@ -213,7 +213,7 @@ async def preview(
 def _sample_context(base_url: str) -> dict[str, Any]:
     """For a shop without customers yet: plainly made-up values."""
     return {
-        "customer": {"name": "示例客户", "tier": "", "points": 0},
+        "customer": {"name": "示例客户", "tier": "", "points": 0, "orders": 0},
         "live": {
             "title": "", "starts_at": "", "link": f"{base_url}/r/preview", "poster_url": "",
             "anchor": "",
