@@ -1,0 +1,149 @@
+"""Realtime dashboard refresh for one big session on air: time `realtime_snapshot`.
+
+    .venv/bin/python bench/dashboard.py                        # SQLite: 5,000 viewers, 100,000 events
+    .venv/bin/python bench/dashboard.py --viewers 100000 --events 2000000 --skip-sqlite \\
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/liveloop_bench_dashboard
+
+The session is bench/reports.py's (2 hours of room events: entries and leaves, comments,
+likes, product clicks, a few hundred orders), put back on air and read as of two hours after
+it started, so every open visit and series runs to that `now`. `--history` entries of earlier
+sessions of the shop are added (many by this session's viewers), which the new/returning
+count reads. One refresh is one snapshot in its own unit of work, as the SSE stream takes it; it is
+run `--refreshes` times. The goal is a refresh under 100 ms on PostgreSQL for 100,000 viewers
+and 2,000,000 events. The bench shop's rows are deleted afterwards. Prints figures; asserts
+nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.reports import BATCH, LENGTH_S, ORDERS, seed
+from sqlalchemy import delete, insert, select, update
+
+from liveloop.analytics.realtime import service
+from liveloop.commerce.models import Order
+from liveloop.core.database import Database, utcnow
+from liveloop.core.jobs import queue
+from liveloop.core.logging import configure_logging
+from liveloop.core.settings import Settings
+from liveloop.events.models import Event
+from liveloop.live.models import LiveSession
+from liveloop.models import Base
+from liveloop.shops.models import Shop
+
+
+async def put_on_air(database: Database, live_id: int) -> dt.datetime:
+    """The reports bench's ended session back on air; the refreshes read it as of LENGTH_S
+    after it started (the `now` of the snapshot), so every figure runs up to that moment."""
+    async with database.engine.begin() as connection:
+        started = (
+            await connection.execute(
+                select(LiveSession.started_at).where(LiveSession.id == live_id)
+            )
+        ).scalar_one()
+        await connection.execute(
+            update(LiveSession)
+            .where(LiveSession.id == live_id)
+            .values(status="live", ended_at=None)
+        )
+    return started + dt.timedelta(seconds=LENGTH_S)
+
+
+async def add_history(database: Database, shop_id: int, live_id: int, history: int) -> None:
+    """Entries of earlier sessions of the shop, before this one began."""
+    rng = random.Random(5)
+    before = utcnow() - dt.timedelta(seconds=LENGTH_S + 86400)
+    rows = []
+    for n in range(history):
+        guest = rng.random() < 0.1
+        viewer = rng.randrange(2 * max(1, history))  # many are this session's viewers too
+        rows.append({
+            "shop_id": shop_id, "type": "live_enter",
+            "customer_id": None if guest else 10**9 + viewer,
+            "anonymous_id": f"d:bench-{viewer * 10}" if guest else None,
+            "live_session_id": 10**12 + n % 30, "product_id": None,
+            "properties": {"source_code": "", "share_code": ""},
+            "occurred_at": before - dt.timedelta(days=n % 30), "received_at": before,
+        })  # fmt: skip
+    async with database.engine.begin() as connection:
+        for start in range(0, len(rows), BATCH):
+            await connection.execute(insert(Event), rows[start : start + BATCH])
+
+
+async def bench(url: str, viewers: int, events: int, history: int, refreshes: int) -> None:
+    configure_logging("warning")
+    queue.configure(Settings(database_url=url, queue_backend="immediate", log_level="warning"))
+    database = Database(url)
+    shop_id = None
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        shop_id, live_id, loaded = await seed(database, viewers, events)
+        await add_history(database, shop_id, live_id, history)
+        now = await put_on_air(database, live_id)
+        if database.dialect == "postgresql":
+            async with database.engine.begin() as connection:
+                await connection.exec_driver_sql("ANALYZE events")
+        print(f"\n{url.split('://')[0]}: {viewers:,} viewers, {events:,} events "
+              f"(loaded in {loaded:.1f} s), {history:,} earlier entries, "
+              f"{min(ORDERS, viewers)} orders")  # fmt: skip
+        times = []
+        for _ in range(refreshes):
+            async with database.unit_of_work() as session:
+                began = time.perf_counter()
+                body = await service.realtime_snapshot(
+                    session=session, shop_id=shop_id, live_session_id=live_id, now=now
+                )
+                times.append(time.perf_counter() - began)
+        ms = sorted(t * 1000 for t in times)
+        f = body["figures"]
+        print(f"dashboard refresh: first {times[0] * 1000:.0f} ms, median "
+              f"{statistics.median(ms):.0f} ms, slowest {ms[-1]:.0f} ms over {refreshes} "
+              f"(viewers {f['viewers']:,}, returning {f['returning_viewers']:,}, online "
+              f"{f['online']:,}, peak {f['peak_online']:,}, {f['comments']:,} comments, "
+              f"{len(body['series']['minutes'])} minutes, {len(body['products'])} products)")  # fmt: skip
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    finally:
+        if shop_id is not None:
+            async with database.engine.begin() as connection:
+                await connection.execute(delete(Event).where(Event.shop_id == shop_id))
+                await connection.execute(delete(Order).where(Order.shop_id == shop_id))
+                await connection.execute(delete(Shop).where(Shop.id == shop_id))
+        await database.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--viewers", type=int, default=5_000)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--history", type=int, default=20_000, help="earlier entries")
+    parser.add_argument("--refreshes", type=int, default=10)
+    parser.add_argument("--database-url", default="", help="PostgreSQL (asyncpg) URL")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    sizes = (args.viewers, args.events, args.history, args.refreshes)
+    if not args.skip_sqlite:
+        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'dashboard_bench.db'}"
+        asyncio.run(bench(url, *sizes))
+    if args.database_url:
+        from bench.segments import ensure_database  # the dedicated database, created once
+
+        asyncio.run(ensure_database(args.database_url))
+        asyncio.run(bench(args.database_url, *sizes))
+
+
+if __name__ == "__main__":
+    main()
