@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from liveloop.outreach.broadcasts import api as broadcast_api
 from liveloop.outreach.broadcasts import delivery
+from liveloop.outreach.broadcasts import tasks as broadcast_tasks
 from liveloop.outreach.broadcasts.models import Broadcast, BroadcastRecipient
 from tests.factories.live import make_live_session
 from tests.outreach.broadcasts.conftest import (
@@ -31,7 +31,7 @@ def enqueued(monkeypatch) -> list[dict[str, Any]]:  # type: ignore[no-untyped-de
     def record(session: Any, declared: Any, **kwargs: Any) -> None:
         calls.append({"job": declared.name, **kwargs})
 
-    monkeypatch.setattr(broadcast_api, "enqueue_after_commit", record)
+    monkeypatch.setattr(broadcast_tasks, "enqueue_after_commit", record)
     return calls
 
 

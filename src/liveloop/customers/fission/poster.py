@@ -66,7 +66,8 @@ def _latin_font_path() -> str | None:
     return found or None
 
 
-def _font(path: str | None, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font_at(path: str | None, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The font file at `path` in `size`, else Pillow's default (also used by live posters)."""
     if path:
         try:
             return ImageFont.truetype(path, size)
@@ -93,15 +94,15 @@ def poster_png(text: PosterText) -> bytes:
     draw = ImageDraw.Draw(image)
     draw.rounded_rectangle((40, 200, WIDTH - 40, HEIGHT - 60), radius=24, fill="#ffffff")
     if cjk:
-        _centered(draw, 70, text.headline[:18], _font(cjk, 40), "#ffffff")
-        _centered(draw, 130, text.subtitle[:24], _font(cjk, 24), "#ffffff")
-        _centered(draw, 240, text.reward[:20], _font(cjk, 30), text.color)
-        _centered(draw, 740, f"{text.inviter} 邀请你 · 长按识别二维码", _font(cjk, 22), "#555555")
+        _centered(draw, 70, text.headline[:18], font_at(cjk, 40), "#ffffff")
+        _centered(draw, 130, text.subtitle[:24], font_at(cjk, 24), "#ffffff")
+        _centered(draw, 240, text.reward[:20], font_at(cjk, 30), text.color)
+        _centered(draw, 740, f"{text.inviter} 邀请你 · 长按识别二维码", font_at(cjk, 22), "#555555")
     else:
         latin = _latin_font_path()
-        _centered(draw, 90, "SCAN TO JOIN", _font(latin, 44), "#ffffff")
-        _centered(draw, 240, "INVITATION", _font(latin, 30), text.color)
-        _centered(draw, 740, f"code {text.code}", _font(latin, 24), "#555555")
+        _centered(draw, 90, "SCAN TO JOIN", font_at(latin, 44), "#ffffff")
+        _centered(draw, 240, "INVITATION", font_at(latin, 30), text.color)
+        _centered(draw, 740, f"code {text.code}", font_at(latin, 24), "#555555")
     image.paste(_qr_image(text.link, QR_SIZE), ((WIDTH - QR_SIZE) // 2, 320))
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)

@@ -14,9 +14,8 @@ from pydantic import BaseModel, Field
 from liveloop.commerce.idempotency import claim_key, complete_key
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import NotFound
-from liveloop.core.jobs import enqueue_after_commit
 from liveloop.outreach.broadcasts import delivery, results, service, tasks
-from liveloop.outreach.broadcasts.invite import invite_to_live
+from liveloop.outreach.broadcasts.invite import invite_once
 from liveloop.outreach.broadcasts.models import Broadcast, BroadcastRecipient
 from liveloop.outreach.contracts import ChannelKind
 from liveloop.outreach.messages.poster_links import poster_for_session
@@ -77,13 +76,6 @@ async def _out(session: DbSession, broadcast: Broadcast) -> dict[str, Any]:
     return broadcast_out(broadcast, counts)
 
 
-def _deliver_after_commit(session: DbSession, broadcast: Broadcast) -> None:
-    if broadcast.status == "sending":
-        enqueue_after_commit(
-            session, tasks.deliver_broadcast, shop_id=broadcast.shop_id, broadcast_id=broadcast.id
-        )
-
-
 @api.get("")
 async def list_broadcasts(
     session: DbSession, actor: Manager, live_session_id: Annotated[int | None, Query(ge=1)] = None
@@ -116,7 +108,7 @@ async def create(
         broadcast = await service.start_broadcast(
             session=session, shop_id=actor.shop_id, broadcast_id=broadcast.id
         )
-        _deliver_after_commit(session, broadcast)
+        tasks.deliver_after_commit(session, broadcast)
     await complete_key(
         session=session, claim=claim, resource_type="broadcast", resource_id=broadcast.id
     )
@@ -128,23 +120,10 @@ async def invite(
     data: InviteIn, session: DbSession, actor: Manager, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """One click from a live session: its audience by layers, default words, send now."""
-    claim = await claim_key(
-        session=session, shop_id=actor.shop_id, scope="broadcast:invite", key=key,
-        body=data.model_dump(mode="json"),
-    )  # fmt: skip
-    if claim.replay_id is not None:
-        replay = await service.get_broadcast(
-            session=session, shop_id=actor.shop_id, broadcast_id=claim.replay_id
-        )
-        return await _out(session, replay)
-    broadcast = await invite_to_live(
+    broadcast, _replayed = await invite_once(
         session=session, shop_id=actor.shop_id, live_session_id=data.live_session_id,
-        channel_id=data.channel_id, staff_id=actor.staff_id,
+        channel_id=data.channel_id, staff_id=actor.staff_id, key=key,
     )  # fmt: skip
-    _deliver_after_commit(session, broadcast)
-    await complete_key(
-        session=session, claim=claim, resource_type="broadcast", resource_id=broadcast.id
-    )
     return await _out(session, broadcast)
 
 
@@ -168,7 +147,7 @@ async def send(
         broadcast = await service.start_broadcast(
             session=session, shop_id=actor.shop_id, broadcast_id=broadcast_id
         )
-        _deliver_after_commit(session, broadcast)
+        tasks.deliver_after_commit(session, broadcast)
         await complete_key(
             session=session, claim=claim, resource_type="broadcast", resource_id=broadcast.id
         )

@@ -114,3 +114,38 @@ async def invite_to_live(
     return await service.start_broadcast(
         session=session, shop_id=shop_id, broadcast_id=broadcast.id
     )
+
+
+async def invite_once(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    live_session_id: int,
+    channel_id: int | None,
+    staff_id: int | None,
+    key: str | None,
+) -> tuple[Broadcast, bool]:
+    """`invite_to_live` behind an Idempotency-Key (the API header, the console's form field):
+    a repeat returns the first broadcast and sends nothing. (broadcast, replayed)."""
+    from liveloop.commerce.idempotency import claim_key, complete_key
+    from liveloop.outreach.broadcasts import tasks
+
+    claim = await claim_key(
+        session=session, shop_id=shop_id, scope="broadcast:invite", key=key,
+        body={"live_session_id": live_session_id, "channel_id": channel_id},
+    )  # fmt: skip
+    if claim.replay_id is not None:
+        replay = await service.get_broadcast(
+            session=session, shop_id=shop_id, broadcast_id=claim.replay_id
+        )
+        return replay, True
+    async with session.begin_nested():  # a refused invitation leaves no broadcast behind
+        broadcast = await invite_to_live(
+            session=session, shop_id=shop_id, live_session_id=live_session_id,
+            channel_id=channel_id, staff_id=staff_id,
+        )  # fmt: skip
+    tasks.deliver_after_commit(session, broadcast)
+    await complete_key(
+        session=session, claim=claim, resource_type="broadcast", resource_id=broadcast.id
+    )
+    return broadcast, False

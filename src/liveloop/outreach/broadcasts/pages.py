@@ -16,14 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from liveloop.commerce.idempotency import claim_key, complete_key
 from liveloop.core.deps import DbSession
 from liveloop.core.errors import Conflict, InvalidInput, NotFound
 from liveloop.core.schemas import parse_id
 from liveloop.outreach.broadcasts import results, service
-from liveloop.outreach.broadcasts.api import _deliver_after_commit
-from liveloop.outreach.broadcasts.invite import invite_to_live
-from liveloop.outreach.broadcasts.models import Broadcast
+from liveloop.outreach.broadcasts.invite import invite_once
 from liveloop.outreach.channels import service as channel_service
 from liveloop.outreach.contracts import ChannelKind
 from liveloop.shops import service as shops_service
@@ -185,24 +182,15 @@ async def invite(request: Request, session: DbSession, actor: Manager) -> Respon
     try:
         if live_session_id is None:
             raise InvalidInput("give the live session's id", field="live_session_id")
-        claim = await claim_key(
-            session=session, shop_id=actor.shop_id, scope="broadcast:invite", key=key,
-            body={"live_session_id": live_session_id, "channel_id": channel_id},
+        broadcast, replayed = await invite_once(
+            session=session, shop_id=actor.shop_id, live_session_id=live_session_id,
+            channel_id=channel_id, staff_id=actor.staff_id, key=key,
         )  # fmt: skip
-        if claim.replay_id is not None:
-            return redirect(f"/console/outreach/broadcasts/{claim.replay_id}")
-        async with session.begin_nested():
-            broadcast: Broadcast = await invite_to_live(
-                session=session, shop_id=actor.shop_id, live_session_id=live_session_id,
-                channel_id=channel_id, staff_id=actor.staff_id,
-            )  # fmt: skip
     except FormErrors as exc:
         flash(request, _error_text(exc), "error")
         return redirect(back)
-    _deliver_after_commit(session, broadcast)
-    await complete_key(
-        session=session, claim=claim, resource_type="broadcast", resource_id=broadcast.id
-    )
+    if replayed:
+        return redirect(f"/console/outreach/broadcasts/{broadcast.id}")
     await shops_service.record_audit(
         session=session, actor=actor, action="outreach.invite", target_type="live_session",
         target_id=live_session_id, details={"broadcast_id": broadcast.id},

@@ -519,6 +519,22 @@ async def status_counts(*, session: AsyncSession, broadcast_id: int) -> dict[str
     return {status: count for status, count in rows}
 
 
+async def status_counts_of(
+    *, session: AsyncSession, broadcast_ids: Sequence[int]
+) -> dict[int, dict[str, int]]:
+    """status_counts for many broadcasts in one query (the console's list)."""
+    counts: dict[int, dict[str, int]] = {broadcast_id: {} for broadcast_id in broadcast_ids}
+    if broadcast_ids:
+        rows = await session.execute(
+            select(BroadcastRecipient.broadcast_id, BroadcastRecipient.status, func.count())
+            .where(BroadcastRecipient.broadcast_id.in_(list(broadcast_ids)))
+            .group_by(BroadcastRecipient.broadcast_id, BroadcastRecipient.status)
+        )
+        for broadcast_id, status, count in rows:
+            counts[broadcast_id][status] = count
+    return counts
+
+
 async def list_recipients(
     *,
     session: AsyncSession,

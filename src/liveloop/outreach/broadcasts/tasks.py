@@ -6,7 +6,7 @@ from huey import crontab
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.core.database import utcnow
-from liveloop.core.jobs import job, queue
+from liveloop.core.jobs import enqueue_after_commit, job, queue
 from liveloop.outreach.broadcasts import delivery, service
 from liveloop.outreach.broadcasts.models import Broadcast
 
@@ -50,3 +50,11 @@ async def start_scheduled_broadcasts(*, session: AsyncSession) -> int:
         deliver_broadcast.enqueue(shop_id=shop_id, broadcast_id=broadcast_id)
         started += 1
     return started
+
+
+def deliver_after_commit(session: AsyncSession, broadcast: Broadcast) -> None:
+    """Once the caller's transaction commits, a sending broadcast goes to the delivery job."""
+    if broadcast.status == "sending":
+        enqueue_after_commit(
+            session, deliver_broadcast, shop_id=broadcast.shop_id, broadcast_id=broadcast.id
+        )

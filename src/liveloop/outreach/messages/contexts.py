@@ -35,7 +35,12 @@ def starts_at(when: dt.datetime, timezone: str | None) -> str:
 
 
 async def live_values(
-    *, session: AsyncSession, shop: Shop, live_session: LiveSession | None, base_url: str = ""
+    *,
+    session: AsyncSession,
+    shop: Shop,
+    live_session: LiveSession | None,
+    base_url: str = "",
+    with_products: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(live, products) for a session, without the per-recipient link and poster."""
     if live_session is None:
@@ -52,6 +57,8 @@ async def live_values(
         "poster_url": "",
         "anchor": anchor,
     }
+    if not with_products:
+        return live, []
     base = base_url
     rows = (
         await session.execute(

@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from liveloop.customers.channel_codes.qr import qr_image
-from liveloop.customers.fission.poster import cjk_font_path
+from liveloop.customers.fission.poster import cjk_font_path, font_at
 
 WIDTH, HEIGHT = 600, 900
 COVER_HEIGHT = 340
@@ -34,13 +34,7 @@ class LivePoster:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    path = cjk_font_path()
-    if path:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            pass
-    return ImageFont.load_default(size=size)
+    return font_at(cjk_font_path(), size)
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font: object, width: int) -> list[str]:

@@ -18,7 +18,9 @@ async def poster_for_session(
 ) -> bytes:
     shop = await session.get(Shop, live_session.shop_id)
     assert shop is not None  # a session belongs to a shop (foreign key)
-    live, _products = await live_values(session=session, shop=shop, live_session=live_session)
+    live, _products = await live_values(
+        session=session, shop=shop, live_session=live_session, with_products=False
+    )
     cover = None
     if live_session.cover_path:
         media = settings.resolved_media_dir.resolve()
