@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
 
 from liveloop.core.deps import DbSession
 from liveloop.shops import service as shops_service
@@ -52,3 +53,11 @@ def local_path(target: str | None, fallback: str = "/console") -> str:
     if "\\" in target:
         return fallback
     return target
+
+
+def form_error_text(exc: Exception) -> str:
+    """What a console form shows for a refused submission: the first validation message, or
+    the error's own message."""
+    if isinstance(exc, ValidationError):
+        return str(exc.errors()[0]["msg"])
+    return str(getattr(exc, "message", exc))

@@ -1,6 +1,6 @@
 """Console pages of outreach: broadcasts (/console/outreach: the list, a broadcast's progress,
 per-recipient status and A/B results, cancel), the "Invite" panel of a live session page, and
-the shop's channels (/console/outreach/channels).
+the shop's channels are in outreach/channels/pages.py.
 
 "Invite" carries an idempotency key made when the panel was drawn, so a second click (or a
 reload of the POST) returns the first broadcast instead of sending again.
@@ -8,7 +8,6 @@ reload of the POST) returns the first broadcast instead of sending again.
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Annotated, Any
 
@@ -22,12 +21,11 @@ from liveloop.core.schemas import parse_id
 from liveloop.outreach.broadcasts import results, service
 from liveloop.outreach.broadcasts.invite import invite_once
 from liveloop.outreach.channels import service as channel_service
-from liveloop.outreach.contracts import ChannelKind
 from liveloop.shops import service as shops_service
 from liveloop.shops.auth import console_requires
 from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
-from liveloop.web.console import console_router, redirect
+from liveloop.web.console import console_router, form_error_text, redirect
 from liveloop.web.i18n import N_, translate
 from liveloop.web.templating import flash, render
 
@@ -60,17 +58,11 @@ KIND_LABELS = {
 }
 
 
-def _labels(request: Request) -> dict[str, Any]:
+def page_labels(request: Request) -> dict[str, Any]:
     return {
         "status_labels": {k: translate(request, v) for k, v in STATUS_LABELS.items()},
         "kind_labels": {k: translate(request, v) for k, v in KIND_LABELS.items()},
     }
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return str(exc.errors()[0]["msg"])
-    return str(getattr(exc, "message", exc))
 
 
 # --------------------------------------------------------------------------- broadcasts
@@ -87,7 +79,7 @@ async def broadcasts_page(request: Request, session: DbSession, actor: Manager) 
             "title": translate(request, N_("Broadcasts")),
             "broadcasts": found,
             "counts": counts,
-            **_labels(request),
+            **page_labels(request),
         },
     )
 
@@ -118,7 +110,7 @@ async def broadcast_page(
             "page": page,
             "statuses": RECIPIENT_STATUSES,
             "results": await results.broadcast_results(session=session, broadcast=broadcast),
-            **_labels(request),
+            **page_labels(request),
         },
     )
 
@@ -132,7 +124,7 @@ async def cancel_broadcast(
             session=session, shop_id=actor.shop_id, broadcast_id=broadcast_id
         )
     except (InvalidInput, Conflict) as exc:
-        flash(request, _error_text(exc), "error")
+        flash(request, form_error_text(exc), "error")
         return redirect(f"/console/outreach/broadcasts/{broadcast_id}")
     await shops_service.record_audit(
         session=session, actor=actor, action="outreach.broadcast.cancel",
@@ -167,7 +159,7 @@ async def invite_panel(request: Request, session: DbSession, actor: Manager) -> 
             "channels": channels,
             "broadcasts": found,
             "idempotency_key": secrets.token_urlsafe(16),
-            **_labels(request),
+            **page_labels(request),
         },
     )
 
@@ -187,7 +179,7 @@ async def invite(request: Request, session: DbSession, actor: Manager) -> Respon
             channel_id=channel_id, staff_id=actor.staff_id, key=key,
         )  # fmt: skip
     except FormErrors as exc:
-        flash(request, _error_text(exc), "error")
+        flash(request, form_error_text(exc), "error")
         return redirect(back)
     if replayed:
         return redirect(f"/console/outreach/broadcasts/{broadcast.id}")
@@ -197,70 +189,6 @@ async def invite(request: Request, session: DbSession, actor: Manager) -> Respon
     )  # fmt: skip
     flash(request, translate(request, N_("Invitations are on their way")))
     return redirect(f"/console/outreach/broadcasts/{broadcast.id}")
-
-
-# --------------------------------------------------------------------------- channels
-
-
-async def _channels_page(
-    request: Request, session: DbSession, actor: Actor, *, error: str = "", form: Any = None
-) -> HTMLResponse:
-    return render(
-        request,
-        "outreach/channels.html",
-        {
-            "title": translate(request, N_("Channels")),
-            "channels": await channel_service.list_channels(session=session, shop_id=actor.shop_id),
-            "kinds": [k.value for k in ChannelKind],
-            "error": error,
-            "form": form or {},
-            **_labels(request),
-        },
-        status_code=422 if error else 200,
-    )
-
-
-@pages.get("/channels", response_class=HTMLResponse)
-async def channels_page(request: Request, session: DbSession, actor: Manager) -> HTMLResponse:
-    return await _channels_page(request, session, actor)
-
-
-def _json_object(text: str, field: str) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidInput(
-            f"{field} is not valid JSON (line {error.lineno}): {error.msg}", field=field
-        ) from error
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{field} must be a JSON object {{…}}", field=field)
-    return value
-
-
-@pages.post("/channels", response_class=HTMLResponse)
-async def create_channel(request: Request, session: DbSession, actor: Manager) -> Response:
-    form = {k: str(v).strip() for k, v in (await request.form()).items()}
-    try:
-        kind = ChannelKind(form.get("kind", ""))
-        rate = float(form.get("rate_per_second") or 10)
-        async with session.begin_nested():
-            channel = await channel_service.create_channel(
-                session=session, shop_id=actor.shop_id, kind=kind.value,
-                name=form.get("name", "")[:80], config=_json_object(form.get("config", ""), "config"),
-                secret=_json_object(form.get("secret", ""), "secret") or None,
-                rate_per_second=rate, enabled=True, settings=request.app.state.settings,
-            )  # fmt: skip
-    except FormErrors as exc:
-        form.pop("secret", None)  # never drawn back into the page
-        return await _channels_page(request, session, actor, error=_error_text(exc), form=form)
-    await shops_service.record_audit(
-        session=session, actor=actor, action="outreach.channel.create",
-        target_type="outreach_channel", target_id=channel.id, details={"kind": kind.value},
-    )  # fmt: skip
-    flash(request, translate(request, N_("Channel added")))
-    return redirect("/console/outreach/channels")
 
 
 router.include_router(pages)

@@ -20,7 +20,7 @@ from liveloop.shops.auth import console_requires
 from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
 from liveloop.web import i18n
-from liveloop.web.console import console_router, redirect
+from liveloop.web.console import console_router, form_error_text, redirect
 from liveloop.web.i18n import N_, translate
 from liveloop.web.templating import environment, flash, render, request_language
 
@@ -48,7 +48,7 @@ REASON_LABELS = {
 CAP_KEYS = (ALL_CHANNELS, *service.CHANNEL_KEYS)
 
 
-def _labels(request: Request, labels: dict[str, str]) -> dict[str, str]:
+def page_labels(request: Request, labels: dict[str, str]) -> dict[str, str]:
     return {key: translate(request, text) for key, text in labels.items()}
 
 
@@ -107,19 +107,13 @@ async def _page(
             "reason": reason or "",
             "channel_key": channel_key or "",
             "reasons": BLOCK_REASONS,
-            "channel_labels": _labels(request, CHANNEL_LABELS),
-            "reason_labels": _labels(request, REASON_LABELS),
+            "channel_labels": page_labels(request, CHANNEL_LABELS),
+            "reason_labels": page_labels(request, REASON_LABELS),
             "error": error,
             "block_error": block_error,
         },
         status_code=422 if error or block_error else 200,
     )
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return str(exc.errors()[0]["msg"])
-    return str(getattr(exc, "message", exc))
 
 
 @pages.get("", response_class=HTMLResponse)
@@ -134,7 +128,7 @@ async def save_policy(request: Request, session: DbSession, actor: Manager) -> R
         data = policy_data(form)
         await service.save_policy(session=session, shop_id=actor.shop_id, data=data)
     except FormErrors as exc:
-        return await _page(request, session, actor, error=_error_text(exc))
+        return await _page(request, session, actor, error=form_error_text(exc))
     await shops_service.record_audit(
         session=session, actor=actor, action="outreach.policy.save", target_type="shop",
         target_id=actor.shop_id, details={"fields": sorted(data)},
@@ -160,7 +154,7 @@ async def create_block(request: Request, session: DbSession, actor: Manager) -> 
             created_by=actor.label,
         )
     except FormErrors as exc:
-        return await _page(request, session, actor, block_error=_error_text(exc))
+        return await _page(request, session, actor, block_error=form_error_text(exc))
     await shops_service.record_audit(
         session=session, actor=actor, action="outreach.block", target_type="customer",
         target_id=customer_id, details={"channel_key": form.get("channel_key") or ALL_CHANNELS},
