@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -12,16 +13,19 @@ import structlog
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Integer,
     MetaData,
     Select,
+    any_,
+    bindparam,
     event,
     func,
 )
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -254,3 +258,13 @@ def after_commit(session: AsyncSession, callback: Any) -> None:
             )
 
     event.listen(session.sync_session, "after_commit", _run)
+
+
+def ids_in(session: AsyncSession, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN ids` as ONE bound parameter (a PostgreSQL array, an SQLite JSON list), so
+    100,000 ids are one query and never hit a driver's limit on parameters."""
+    values = [int(i) for i in ids]
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(BigInteger)))
+    listed = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
+    return column.in_(sa_select(listed.c.value))

@@ -121,3 +121,39 @@ async def test_click_redirects_with_attribution(session, shop, settings, sender)
     assert (variant["variant"], variant["reached"], variant["clicked"]) == ("A", 2, 1)
     assert variant["clicked_rate"]["rate"] == 0.5
     assert await results.record_click(session=session, token="nope") is None
+
+
+async def test_enqueued_times_read_back_exactly_and_hold_until_morning(
+    session, shop, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """Recipient rows go in through the driver's executemany; their times must read back as the
+    ORM writes them, and a quiet-hours send_at must hold delivery until it has passed."""
+    shop.timezone = "Asia/Shanghai"
+    await make_customers(session, shop.id, 3)
+    broadcast = await _broadcast(session, shop)
+    night = dt.datetime(2026, 12, 7, 15, 0, 0, 123456, tzinfo=dt.UTC)  # 23:00 in Shanghai
+    morning = dt.datetime(2026, 12, 8, 0, 0, tzinfo=dt.UTC)  # 08:00 in Shanghai
+    shop_id, broadcast_id = shop.id, broadcast.id
+    await service.start_broadcast(
+        session=session, shop_id=shop_id, broadcast_id=broadcast_id, now=night
+    )
+    session.expire_all()
+    rows = (
+        await session.scalars(
+            select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == broadcast_id)
+        )
+    ).all()
+    assert [(r.status, r.send_at, r.queued_at) for r in rows] == [("queued", morning, night)] * 3
+    assert len({r.click_token for r in rows}) == 3
+    early = RecordingSender()
+    sent = await delivery.deliver_broadcast(
+        session=session, shop_id=shop_id, broadcast_id=broadcast_id, sender=early,
+        settings=settings, now=morning - dt.timedelta(seconds=1),
+    )  # fmt: skip
+    assert sent == 0 and early.messages == []
+    on_time = RecordingSender()
+    sent = await delivery.deliver_broadcast(
+        session=session, shop_id=shop_id, broadcast_id=broadcast_id, sender=on_time,
+        settings=settings, now=morning,
+    )  # fmt: skip
+    assert sent == 3

@@ -202,3 +202,31 @@ async def test_screening_many_ids_in_few_queries(session: AsyncSession, shop) ->
     assert decisions[customer].reason is None
     assert sum(d.reason == "unknown_customer" for d in decisions.values()) == 40_000
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 5
+
+
+@pytest.mark.parametrize(
+    ("stored", "consents"),
+    [
+        (True, True),
+        (False, False),
+        ("true", False),  # a string is not consent
+        (1, False),
+        (None, False),
+        ({"nested": True}, False),
+    ],
+)
+async def test_only_json_true_is_consent(session: AsyncSession, shop, stored, consents) -> None:  # type: ignore[no-untyped-def]
+    """Consent is evaluated in SQL (JSON type / JSONB containment): only a literal `true`
+    under the channel's key counts, the same on SQLite and PostgreSQL."""
+    customer = await factories.make_customer(session, shop_id=shop.id, name="顾客")
+    customer.consent = {"email": stored, "sms": True}
+    await session.flush()
+    decisions = await service.screen_recipients(
+        session=session, shop_id=shop.id, kind=ChannelKind.EMAIL, customer_ids=[customer.id],
+        now=DAY,
+    )  # fmt: skip
+    decision = decisions[customer.id]
+    if consents:
+        assert decision == Decision(send_at=DAY, reason=None)
+    else:
+        assert decision == Decision(send_at=None, reason="no_consent")

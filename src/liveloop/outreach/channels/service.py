@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.core.database import get_scoped, scoped, utcnow
+from liveloop.core.database import get_scoped, ids_in, scoped, utcnow
 from liveloop.core.errors import InvalidInput
 from liveloop.core.security import PiiCipher, derive_key
 from liveloop.core.settings import Settings, get_settings
@@ -203,8 +203,6 @@ def open_sender(
 
 # --------------------------------------------------------------------------- addresses
 
-_CHUNK = 5000
-
 
 async def resolve_addresses(
     *,
@@ -214,7 +212,7 @@ async def resolve_addresses(
     customer_ids: Sequence[int],
 ) -> dict[int, str]:
     """Where each customer is reached on this kind of channel; customers without an address
-    are missing. Few queries: one per 5,000 customers."""
+    are missing. One query, the ids bound as one parameter (`ids_in`)."""
     from liveloop.customers.communities.models import Community, CommunityMember
     from liveloop.customers.crypto import get_cipher
     from liveloop.customers.models import STATUS_ACTIVE, Customer, CustomerIdentity
@@ -222,60 +220,63 @@ async def resolve_addresses(
     kind = ChannelKind(kind)
     ids = list(dict.fromkeys(int(i) for i in customer_ids))
     found: dict[int, str] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        if kind is ChannelKind.WEBHOOK:
-            rows = await session.execute(
-                scoped(Customer, shop_id, Customer.id).where(
-                    Customer.id.in_(chunk), Customer.status == STATUS_ACTIVE
-                )
+    if not ids:
+        return found
+    if kind is ChannelKind.WEBHOOK:
+        rows = await session.execute(
+            scoped(Customer, shop_id, Customer.id).where(
+                ids_in(session, Customer.id, ids), Customer.status == STATUS_ACTIVE
             )
-            for (customer_id,) in rows:
-                found[customer_id] = str(customer_id)
-        elif kind is ChannelKind.WECOM_GROUP:
-            rows = await session.execute(
-                select(CommunityMember.customer_id, Community.external_id)
-                .join(Community, Community.id == CommunityMember.community_id)
-                .where(
-                    CommunityMember.shop_id == shop_id,
-                    Community.shop_id == shop_id,
-                    CommunityMember.customer_id.in_(chunk),
-                    CommunityMember.left_at.is_(None),
-                    Community.channel == "wecom_group",
-                    Community.external_id.is_not(None),
-                    Community.archived_at.is_(None),
-                )
-                .order_by(CommunityMember.customer_id, CommunityMember.joined_at.desc())
+        )
+        for (customer_id,) in rows:
+            found[customer_id] = str(customer_id)
+    elif kind is ChannelKind.WECOM_GROUP:
+        rows = await session.execute(
+            select(CommunityMember.customer_id, Community.external_id)
+            .join(Community, Community.id == CommunityMember.community_id)
+            .where(
+                CommunityMember.shop_id == shop_id,
+                Community.shop_id == shop_id,
+                ids_in(session, CommunityMember.customer_id, ids),
+                CommunityMember.left_at.is_(None),
+                Community.channel == "wecom_group",
+                Community.external_id.is_not(None),
+                Community.archived_at.is_(None),
             )
-            for customer_id, chat_id in rows:
-                found.setdefault(customer_id, chat_id)
-        else:
-            channel = {
-                ChannelKind.EMAIL: "email",
-                ChannelKind.SMS: "phone",
-                ChannelKind.WECOM_CUSTOMER: "wecom",
-            }[kind]
-            rows = await session.execute(
-                scoped(
-                    CustomerIdentity,
-                    shop_id,
-                    CustomerIdentity.customer_id,
-                    CustomerIdentity.key,
-                    CustomerIdentity.secret,
-                )
-                .where(CustomerIdentity.customer_id.in_(chunk), CustomerIdentity.channel == channel)
-                .order_by(CustomerIdentity.customer_id, CustomerIdentity.id)
+            .order_by(CommunityMember.customer_id, CommunityMember.joined_at.desc())
+        )
+        for customer_id, chat_id in rows:
+            found.setdefault(customer_id, chat_id)
+    else:
+        channel = {
+            ChannelKind.EMAIL: "email",
+            ChannelKind.SMS: "phone",
+            ChannelKind.WECOM_CUSTOMER: "wecom",
+        }[kind]
+        rows = await session.execute(
+            scoped(
+                CustomerIdentity,
+                shop_id,
+                CustomerIdentity.customer_id,
+                CustomerIdentity.key,
+                CustomerIdentity.secret,
             )
-            cipher = get_cipher() if channel in ("email", "phone") else None
-            for customer_id, key, secret in rows:
-                if customer_id in found:
+            .where(
+                ids_in(session, CustomerIdentity.customer_id, ids),
+                CustomerIdentity.channel == channel,
+            )
+            .order_by(CustomerIdentity.customer_id, CustomerIdentity.id)
+        )
+        cipher = get_cipher() if channel in ("email", "phone") else None
+        for customer_id, key, secret in rows:
+            if customer_id in found:
+                continue
+            if cipher is not None:
+                if secret is None:
                     continue
-                if cipher is not None:
-                    if secret is None:
-                        continue
-                    found[customer_id] = cipher.decrypt(secret)
-                else:
-                    found[customer_id] = key
+                found[customer_id] = cipher.decrypt(secret)
+            else:
+                found[customer_id] = key
     return found
 
 

@@ -27,14 +27,13 @@ import httpx
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.core.database import utcnow
+from liveloop.core.database import ids_in, utcnow
 from liveloop.core.settings import Settings
 from liveloop.customers import service as customers_service
 from liveloop.live import audience as live_audience
 from liveloop.live.models import LiveReservation, LiveSession, LiveStatus
 from liveloop.outreach.consent import service as consent_service
 from liveloop.outreach.consent.models import ReminderDispatch
-from liveloop.outreach.consent.service import ids_in
 from liveloop.outreach.contracts import (
     ChannelKind,
     DeliveryResult,
