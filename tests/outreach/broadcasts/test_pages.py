@@ -132,3 +132,26 @@ async def test_channels_and_templates_pages(session, shop, console) -> None:  # 
     )  # fmt: skip
     assert saved.status_code == 303
     assert "短信" in (await console.get("/console/outreach/templates")).text
+
+
+async def test_refused_invite_leaves_its_key_free(session, shop, console) -> None:  # type: ignore[no-untyped-def]
+    """A refused invitation (nobody consents yet) keeps neither a broadcast nor its key: the
+    same form, sent again after the cause is fixed, invites instead of answering "in progress"."""
+    live = await make_live_session(session, shop_id=shop.id, title="周五上新")
+    channel = await make_webhook_channel(session, shop.id)
+    await make_customers(session, shop.id, 2, consent=False)
+    await session.commit()
+    panel = await console.get("/console/outreach/invite-panel", params={"live_session_id": live.id})
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', panel.text).group(1)  # type: ignore[union-attr]
+    form = {"live_session_id": str(live.id), "channel_id": str(channel.id), "idempotency_key": key}
+    refused = await post_form(console, "/console/outreach/invite", form)
+    assert refused.headers["location"] == f"/console/live/{live.id}/edit"
+    assert "2 no_consent" in (await console.get(refused.headers["location"])).text
+    await make_customers(session, shop.id, 1)
+    await session.commit()
+    sent = await post_form(console, "/console/outreach/invite", form)
+    assert sent.headers["location"].startswith("/console/outreach/broadcasts/"), sent.text
+    count = await session.scalar(
+        select(func.count()).select_from(Broadcast).where(Broadcast.live_session_id == live.id)
+    )
+    assert count == 1

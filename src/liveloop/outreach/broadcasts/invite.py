@@ -130,22 +130,24 @@ async def invite_once(
     from liveloop.commerce.idempotency import claim_key, complete_key
     from liveloop.outreach.broadcasts import tasks
 
-    claim = await claim_key(
-        session=session, shop_id=shop_id, scope="broadcast:invite", key=key,
-        body={"live_session_id": live_session_id, "channel_id": channel_id},
-    )  # fmt: skip
-    if claim.replay_id is not None:
-        replay = await service.get_broadcast(
-            session=session, shop_id=shop_id, broadcast_id=claim.replay_id
-        )
-        return replay, True
-    async with session.begin_nested():  # a refused invitation leaves no broadcast behind
+    # One savepoint for the key and the broadcast: a refused invitation leaves neither behind,
+    # so the same key can be sent again once the cause is fixed.
+    async with session.begin_nested():
+        claim = await claim_key(
+            session=session, shop_id=shop_id, scope="broadcast:invite", key=key,
+            body={"live_session_id": live_session_id, "channel_id": channel_id},
+        )  # fmt: skip
+        if claim.replay_id is not None:
+            replay = await service.get_broadcast(
+                session=session, shop_id=shop_id, broadcast_id=claim.replay_id
+            )
+            return replay, True
         broadcast = await invite_to_live(
             session=session, shop_id=shop_id, live_session_id=live_session_id,
             channel_id=channel_id, staff_id=staff_id,
         )  # fmt: skip
+        await complete_key(
+            session=session, claim=claim, resource_type="broadcast", resource_id=broadcast.id
+        )
     tasks.deliver_after_commit(session, broadcast)
-    await complete_key(
-        session=session, claim=claim, resource_type="broadcast", resource_id=broadcast.id
-    )
     return broadcast, False
