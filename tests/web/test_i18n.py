@@ -25,6 +25,7 @@ def used_msgids() -> dict[str, str]:
             ("**/templates/**.html", "jinja2"),
             ("web/**.py", "python"),
             ("*/pages.py", "python"),
+            ("**/pages.py", "python"),
         ],
         options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
         keywords=KEYWORDS,
