@@ -3,13 +3,11 @@ Everything needs `outreach.manage`; secrets are accepted and never returned."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from liveloop.core.deps import DbSession
-from liveloop.core.errors import InvalidInput
 from liveloop.outreach.channels import service
 from liveloop.outreach.channels.schemas import (
     ChannelIn,
@@ -18,7 +16,7 @@ from liveloop.outreach.channels.schemas import (
     TestSendIn,
     TestSendOut,
 )
-from liveloop.outreach.contracts import ChannelKind, OutgoingMessage, RenderedMessage
+from liveloop.outreach.contracts import ChannelKind, DeliveryResult
 from liveloop.shops.auth import current_actor, requires
 from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
@@ -98,27 +96,14 @@ async def test_send(
     channel = await service.get_channel(
         session=session, shop_id=actor.shop_id, channel_id=outreach_channel_id
     )
-    kind = ChannelKind(channel.kind)
-    if kind is ChannelKind.EMAIL and "@" not in data.address:
-        raise InvalidInput("must be an e-mail address", code="invalid_address", field="address")
-    sender = service.open_sender(channel, settings=request.app.state.settings)
-    try:
-        result = await sender.send(
-            OutgoingMessage(
-                key=f"test:{channel.id}:{secrets.token_hex(6)}",
-                shop_id=actor.shop_id,
-                kind=kind,
-                address=data.address,
-                content=RenderedMessage(
-                    text=data.text,
-                    subject=data.subject or "LiveLoop test / 测试",
-                    marketing=False,
-                ),
-                metadata={"test": True},
-            )
-        )
-    finally:
-        await sender.aclose()
+    result = await service.send_test(
+        channel, address=data.address, text=data.text, subject=data.subject,
+        settings=request.app.state.settings,
+    )  # fmt: skip
+    return test_result_out(result)
+
+
+def test_result_out(result: DeliveryResult) -> dict[str, Any]:
     return {
         "status": result.status.value,
         "reason": result.reason,

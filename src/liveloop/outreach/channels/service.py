@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,7 @@ from liveloop.outreach.contracts import (
     DeliveryResult,
     DeliveryStatus,
     OutgoingMessage,
+    RenderedMessage,
 )
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "list_channels",
     "open_sender",
     "resolve_addresses",
+    "send_test",
     "update_channel",
     "verify_signature",
 ]
@@ -199,6 +202,32 @@ def open_sender(
         shop_id=channel.shop_id,
         http_client=http_client,
     )
+
+
+async def send_test(
+    channel: ShopChannel, *, address: str, text: str, subject: str | None, settings: Settings
+) -> DeliveryResult:
+    """One transactional test message to `address` through `channel`, no retries: the answer
+    is now (the API's test send and the console's "Send a test")."""
+    kind = ChannelKind(channel.kind)
+    if kind is ChannelKind.EMAIL and "@" not in address:
+        raise InvalidInput("must be an e-mail address", code="invalid_address", field="address")
+    sender = open_sender(channel, settings=settings)
+    try:
+        return await sender.send(
+            OutgoingMessage(
+                key=f"test:{channel.id}:{secrets.token_hex(6)}",
+                shop_id=channel.shop_id,
+                kind=kind,
+                address=address,
+                content=RenderedMessage(
+                    text=text, subject=subject or "LiveLoop test / 测试", marketing=False
+                ),
+                metadata={"test": True},
+            )
+        )
+    finally:
+        await sender.aclose()
 
 
 # --------------------------------------------------------------------------- addresses
