@@ -22,7 +22,6 @@ async def test_api_errors_stay_json(anon_client) -> None:
 async def test_placeholder_areas_say_not_yet_available(console) -> None:
     for area in (
         "journeys",
-        "analytics",
         "insight",
     ):
         response = await console.get(f"/console/{area}")

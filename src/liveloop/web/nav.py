@@ -147,7 +147,6 @@ NAV: tuple[NavGroup, ...] = (
                 "/console/analytics",
                 "chart",
                 P.ANALYTICS_READ,
-                available=False,
                 summary=N_("Live figures, post-live reports, funnels, cohorts and exports."),
             ),
             NavItem(
