@@ -60,6 +60,9 @@ class Customer(IdMixin, TimestampMixin, ShopScoped, Base):
     __table_args__ = (
         Index("ix_customers_shop_status_id", "shop_id", "status", "id"),
         Index("ix_customers_shop_last_active", "shop_id", "last_active_at"),
+        # The self-reference's ON DELETE SET NULL looks rows up by it: without this index,
+        # deleting a shop's 100,000 customers scanned the table once per customer.
+        Index("ix_customers_merged_into_id", "merged_into_id"),
     )
 
     display_name: Mapped[str | None] = mapped_column(String(100), default=None)

@@ -59,6 +59,7 @@ class BroadcastRecipient(IdMixin, ShopScoped, Base):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "customer_id", "channel_id", name="uq_bc_recipient"),
         Index("ix_bc_recipients_claim", "broadcast_id", "status", "id"),
+        Index("ix_bc_recipients_customer", "customer_id"),  # ON DELETE CASCADE from customers
     )
 
     broadcast_id: Mapped[int] = mapped_column(
