@@ -320,13 +320,20 @@ def unlimited_stage(
 ) -> None:  # fmt: skip
     """Enqueue the delivery job on Huey, then dequeue and execute it like a worker thread."""
     shop_id, broadcast_id, channel_id = ids
-    database = Database(database_url)
-    asyncio.run(set_rate(database, channel_id, 0))
+
+    async def lift_and_set_aside() -> int:
+        # One event loop for the pool: asyncpg connections cannot move between loops.
+        database = Database(database_url)
+        try:
+            await set_rate(database, channel_id, 0)
+            return await set_aside(database, broadcast_id, limit) if limit else 0
+        finally:
+            await database.dispose()
+
+    aside = asyncio.run(lift_and_set_aside())
     if limit:
-        aside = asyncio.run(set_aside(database, broadcast_id, limit))
         print(f"[{label}] {aside:,} queued recipients set aside (skipped) so the job sends "
               f"{limit:,}")  # fmt: skip
-    asyncio.run(database.dispose())
     huey = queue.configure(settings)
     huey.flush()
     before, bad_before = receiver.posts.value, receiver.bad.value

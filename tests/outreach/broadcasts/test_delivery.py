@@ -157,3 +157,20 @@ async def test_enqueued_times_read_back_exactly_and_hold_until_morning(
         settings=settings, now=morning,
     )  # fmt: skip
     assert sent == 3
+
+
+async def test_inline_words_are_checked_like_a_saved_template(session, shop) -> None:  # type: ignore[no-untyped-def]
+    """A misspelt variable in a variant's inline words is refused when the broadcast is made,
+    naming the variant, the part and the line, instead of failing every send later."""
+    channel = await make_webhook_channel(session, shop.id)
+    data = service.BroadcastIn(
+        name="周五邀请", kind=ChannelKind.WEBHOOK, channel_id=channel.id, audience={"all": True},
+        variants=[
+            {"key": "A", "weight": 50, "parts": PARTS},
+            {"key": "B", "weight": 50, "parts": {"text": "你好\n{{ customer.nmae }}"}},
+        ],
+    )  # fmt: skip
+    with pytest.raises(InvalidInput) as error:
+        await service.create_broadcast(session=session, shop_id=shop.id, data=data)
+    assert error.value.field is not None and error.value.field.startswith("variants.1.parts")
+    assert "line 2" in error.value.message and "customer.nmae" in error.value.message

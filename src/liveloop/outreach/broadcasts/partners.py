@@ -92,8 +92,19 @@ def compile_template(kind: ChannelKind, parts: Mapping[str, Any], *, marketing: 
     return render.compile_template(parts, marketing=marketing)
 
 
+def check_parts(kind: ChannelKind, parts: Mapping[str, Any], *, field: str) -> None:
+    """Inline parts get the checks a saved template gets: parts of the kind, known variables,
+    syntax, with the part and the line."""
+    render.check_parts(kind, parts, field=field)
+
+
 async def template_parts(
-    *, session: AsyncSession, shop_id: int, template_id: int, kind: ChannelKind
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    template_id: int,
+    kind: ChannelKind,
+    field: str = "variants.template_id",
 ) -> dict[str, Any]:
     """A saved template's parts (outreach/messages); another kind's template is refused."""
     try:
@@ -101,7 +112,7 @@ async def template_parts(
             session=session, shop_id=shop_id, template_id=template_id, kind=kind
         )
     except (InvalidInput, NotFound) as error:
-        error.field = "variants.template_id"
+        error.field = field
         raise
 
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import BigInteger, Select, String, bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.core.database import get_scoped, scoped, utcnow
@@ -203,8 +204,10 @@ async def create_broadcast(
         if parts is None:
             parts = await partners.template_parts(
                 session=session, shop_id=shop_id, template_id=variant["template_id"],
-                kind=data.kind,
+                kind=data.kind, field=f"variants.{index}.template_id",
             )  # fmt: skip
+        else:
+            partners.check_parts(data.kind, parts, field=f"variants.{index}.parts")
         try:
             partners.compile_template(data.kind, parts, marketing=data.marketing)
         except InvalidInput as error:
@@ -439,11 +442,14 @@ async def enqueue_recipients(
 ) -> int:
     """Insert the plan's rows (a second run inserts nothing: unique per broadcast+customer+channel).
 
-    The rows go to the driver's executemany directly: SQLAlchemy's per-row parameter processing
-    was most of the time at 100,000 recipients. Times are converted once per distinct value by
-    the column type's own bind processor, so they are stored exactly as the ORM stores them."""
+    PostgreSQL gets one INSERT … SELECT FROM unnest(arrays) per 50,000 rows; SQLite the
+    driver's executemany. Both skip SQLAlchemy's per-row parameter processing, which was most
+    of the time at 100,000 recipients; times are converted once per distinct value by the
+    column type's own bind processor, so they are stored exactly as the ORM stores them."""
     now = now or utcnow()
     connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        return await _insert_unnest(connection, broadcast, plan, now)
     dialect = connection.dialect
     to_db = BroadcastRecipient.__table__.c.send_at.type.bind_processor(dialect) or (lambda v: v)
     times: dict[dt.datetime | None, Any] = {None: None}
@@ -464,6 +470,52 @@ async def enqueue_recipients(
             for customer_id, variant, status, reason, send_at in plan.rows[start : start + _CHUNK]
         ]  # fmt: skip
         result = await connection.exec_driver_sql(sql, values)
+        inserted += max(result.rowcount or 0, 0)
+    return inserted
+
+
+_UNNEST_SQL = text(
+    f"INSERT INTO {BroadcastRecipient.__tablename__} ({', '.join(_RECIPIENT_COLUMNS)}) "
+    "SELECT :shop_id, :broadcast_id, u.customer_id, :channel_id, u.status, u.reason, u.variant, "
+    "0, u.send_at, u.click_token, :queued_at "
+    "FROM unnest(CAST(:customer_ids AS BIGINT[]), CAST(:statuses AS VARCHAR[]), "
+    "CAST(:reasons AS VARCHAR[]), CAST(:variants AS VARCHAR[]), "
+    "CAST(:send_ats AS TIMESTAMPTZ[]), CAST(:click_tokens AS VARCHAR[])) "
+    "AS u(customer_id, status, reason, variant, send_at, click_token) "
+    "ON CONFLICT DO NOTHING"
+).bindparams(
+    bindparam("customer_ids", type_=postgresql.ARRAY(BigInteger)),
+    bindparam("statuses", type_=postgresql.ARRAY(String)),
+    bindparam("reasons", type_=postgresql.ARRAY(String)),
+    bindparam("variants", type_=postgresql.ARRAY(String)),
+    bindparam("send_ats", type_=postgresql.ARRAY(postgresql.TIMESTAMP(timezone=True))),
+    bindparam("click_tokens", type_=postgresql.ARRAY(String)),
+    bindparam("queued_at", type_=postgresql.TIMESTAMP(timezone=True)),
+)
+_UNNEST_CHUNK = 50_000
+
+
+async def _insert_unnest(
+    connection: Any, broadcast: Broadcast, plan: Plan, now: dt.datetime
+) -> int:
+    inserted = 0
+    for start in range(0, len(plan.rows), _UNNEST_CHUNK):
+        rows = plan.rows[start : start + _UNNEST_CHUNK]
+        result = await connection.execute(
+            _UNNEST_SQL,
+            {
+                "shop_id": broadcast.shop_id,
+                "broadcast_id": broadcast.id,
+                "channel_id": broadcast.channel_id or 0,
+                "queued_at": now,
+                "customer_ids": [row[0] for row in rows],
+                "variants": [row[1] for row in rows],
+                "statuses": [row[2] for row in rows],
+                "reasons": [row[3] for row in rows],
+                "send_ats": [row[4] for row in rows],
+                "click_tokens": [secrets.token_urlsafe(12) for _ in rows],
+            },
+        )
         inserted += max(result.rowcount or 0, 0)
     return inserted
 
