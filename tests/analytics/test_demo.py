@@ -3,6 +3,8 @@ orders."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 
 from liveloop.analytics.models import LiveReport
@@ -54,3 +56,38 @@ async def test_ended_demo_sessions_have_full_reports(session, settings) -> None:
         assert body["users"]["customers"] and all(
             row["viewers"] >= row["buyers"] for row in body["users"]["customers"]
         )
+
+
+async def test_demo_costs_give_the_value_page_figures(session, settings) -> None:  # type: ignore[no-untyped-def]
+    """Every session that went on air carries the demo's anchor fee and ad spend, and the paid
+    channels have a CAC: the value page has real figures to show."""
+    from liveloop.analytics.cohorts import value
+    from liveloop.demo.value_demo import ADS_PER_SESSION_FEN, ANCHOR_FEE_FEN, CHANNEL_SPEND_FEN
+
+    report = await seed_demo(session=session, customers=80, days=30, seed=11, settings=settings)
+    aired = list(
+        (
+            await session.execute(
+                select(LiveSession.id).where(
+                    LiveSession.shop_id == report.shop_id, LiveSession.started_at.is_not(None)
+                )
+            )
+        ).scalars()
+    )
+    assert aired
+    for live_session_id in aired:
+        figures = await value.live_session_value(
+            session=session, shop_id=report.shop_id, live_session_id=live_session_id
+        )
+        entered = figures["costs_fen"]
+        assert entered["anchor_fee"] == ANCHOR_FEE_FEN and entered["ads"] == ADS_PER_SESSION_FEN
+        assert figures["cost_fen"] >= ANCHOR_FEE_FEN + ADS_PER_SESSION_FEN
+        assert figures["roi"] is not None
+    today = dt.datetime.now(dt.UTC).date()
+    cac = await value.cac_by_channel(
+        session=session, shop_id=report.shop_id, start=today - dt.timedelta(days=30), end=today
+    )
+    spent = {row["channel"]: row for row in cac["channels"] if row["channel"] in CHANNEL_SPEND_FEN}
+    assert set(spent) == set(CHANNEL_SPEND_FEN)
+    for channel, row in spent.items():
+        assert row["cost_fen"] == CHANNEL_SPEND_FEN[channel]

@@ -227,6 +227,10 @@ async def seed_demo(
     )
     # The room events are history the seed's points already stand for: not to be earned again.
     await points_earning.skip_to_latest_event(session=session)
+    progress("costs for ROI and CAC")
+    from liveloop.demo.value_demo import seed_costs
+
+    await seed_costs(session, shop_id=shop.id, rooms=rooms, now=now)
     progress("script library")
     from liveloop.demo.scripts_demo import seed_scripts
 
