@@ -228,3 +228,28 @@ async def test_every_item_is_accounted_for_once(session, batches) -> None:
         await session.execute(select(func.count()).where(Event.shop_id == shop.id))
     ).scalar_one()
     assert count == accepted
+
+
+async def test_nul_characters_are_refused_per_item(session) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL cannot store U+0000 in JSONB or text: such an item is refused with its field
+    (before, the whole batch's transaction failed on PostgreSQL), and the others are stored."""
+    shop = await factories.make_shop(session)
+    items = [
+        {"type": "view", "anonymous_id": "a", "properties": {"k\x00": 1}},
+        {"type": "view", "anonymous_id": "a", "properties": {"k": ["x", {"y": "z\x00"}]}},
+        {"type": "view", "anonymous_id": "a\x00b"},
+        {"type": "view", "anonymous_id": "a", "client_event_id": "c\x00"},
+        {"type": "view", "identity": {"channel": "phone", "value": "138\x00"}},
+        {"type": "view", "anonymous_id": "a", "properties": {"text": "\\u0000 is fine as text"}},
+    ]
+    result = await events_service.ingest_events(session=session, shop_id=shop.id, items=items)
+    assert [(e["index"], e["field"], e["code"]) for e in result.errors] == [
+        (0, "events[0].properties", "invalid_character"),
+        (1, "events[1].properties", "invalid_character"),
+        (2, "events[2].anonymous_id", "invalid_character"),
+        (3, "events[3].client_event_id", "invalid_character"),
+        (4, "events[4].identity", "invalid_character"),
+    ]
+    assert result.accepted == 1
+    (stored,) = await _stored(session, shop.id)
+    assert stored.properties == {"text": "\\u0000 is fine as text"}

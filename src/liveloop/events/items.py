@@ -79,6 +79,8 @@ def _short_text(value: Any, name: str) -> str | None:
         raise ItemError(
             name, "invalid_string", f"{name} must be a string of 1 to {MAX_ID_LENGTH} characters"
         )
+    if "\x00" in value:
+        raise ItemError(name, "invalid_character", f"{name} contains a NUL character (\\u0000)")
     return value
 
 
@@ -107,7 +109,21 @@ def _check_identity(value: Any) -> tuple[str, str]:
         raise ItemError(
             "identity", "invalid_identity", "identity channel and value must be strings"
         )
+    if "\x00" in channel or "\x00" in raw:
+        raise ItemError(
+            "identity", "invalid_character", "identity contains a NUL character (\\u0000)"
+        )
     return channel, raw
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(str(k)) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _check_properties(value: Any) -> str:
@@ -119,6 +135,11 @@ def _check_properties(value: Any) -> str:
         encoded = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     except TypeError as exc:
         raise ItemError("properties", "invalid_properties", f"properties are not JSON: {exc}")
+    if b"\\u0000" in encoded and _has_nul(value):
+        # PostgreSQL cannot store U+0000 in JSONB (nor in text): refused here, not at INSERT.
+        raise ItemError(
+            "properties", "invalid_character", "properties contain a NUL character (\\u0000)"
+        )
     if len(encoded) > MAX_PROPERTIES_BYTES:
         raise ItemError(
             "properties",
