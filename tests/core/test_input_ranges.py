@@ -60,3 +60,18 @@ async def test_unicode_digits_are_not_numbers(client) -> None:
     response = await client.get("/api/v1/customers/²")
     assert response.status_code == 422
     assert response.json()["field"] == "customer_id"
+
+
+async def test_nul_character_in_a_body_is_a_422_naming_it(client) -> None:
+    """PostgreSQL stores U+0000 in neither text nor JSONB: refused as bad input, top level or
+    nested, before it can fail in the driver."""
+    response = await client.post("/api/v1/tags", json={"name": "新\x00客"})
+    assert response.status_code == 422
+    assert response.json()["field"] == "name"
+    assert "NUL" in response.json()["message"]
+    nested = await client.post(
+        "/api/v1/outreach/channels",
+        json={"kind": "webhook", "name": "hook", "config": {"url": "https://x.example/\x00"}},
+    )
+    assert nested.status_code == 422
+    assert nested.json()["field"] == "config"

@@ -22,12 +22,28 @@ def parse_id(text: str | None) -> int | None:
     return int(value)
 
 
-def check_int_range(value: Any) -> Any:
-    """Refuse integers no column can hold (they would fail deep in the driver as a 500)."""
+def check_storable(value: Any) -> Any:
+    """Refuse what no column can hold (it would fail deep in the driver as a 500): integers
+    beyond BIGINT, and text with a NUL character, which PostgreSQL stores in neither text nor
+    JSONB (nested lists and objects included)."""
     values = value if isinstance(value, list | tuple | set) else (value,)
     if any(isinstance(v, int) and not -MAX_INT <= v <= MAX_INT for v in values):
         raise ValueError(f"a number must lie between {-MAX_INT} and {MAX_INT}")
+    if _has_nul(value):
+        raise ValueError("text must not contain a NUL character (\\u0000)")
     return value
+
+
+def _has_nul(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return any(_has_nul(v, depth + 1) for v in value)
+    return False
 
 
 # Display order (sort, position): INTEGER columns; a generous range that never overflows them.
@@ -39,7 +55,7 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    _check_ints = field_validator("*", mode="after")(check_int_range)
+    _check_storable = field_validator("*", mode="after")(check_storable)
 
 
 class OutModel(BaseModel):
