@@ -3,16 +3,14 @@ draws its ECharts bars from the same credits the API returns, and its table agre
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.core.database import Database
-from liveloop.models import Base
 from liveloop.shops.service import actor_for_staff
 from tests import factories
 from tests.analytics.attribution.conftest import build_attribution_session
@@ -20,10 +18,8 @@ from tests.pages.test_console_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     HAVE_CHROMIUM,
-    free_port,
-    start_uvicorn,
 )
-from tests.servers import wait_ready
+from tests.servers import seeded_server
 
 CHART_DATA = """() => {
   const chart = window.echarts.getInstanceByDom(document.querySelector('#attribution-chart'));
@@ -31,38 +27,18 @@ CHART_DATA = """() => {
 }"""
 
 
-async def seed(url: str) -> dict[str, Any]:
-    database = Database(url)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
-    async with database.sessionmaker() as session:
-        shop = await factories.make_shop(session, name="茶语小铺")
-        owner = await factories.make_staff(session, shop_id=shop.id, role="owner")
-        worked = await build_attribution_session(session, shop_id=shop.id)
-        api_key = await factories.make_api_key(session, actor=actor_for_staff(owner))
-        await session.commit()
-        seeded = {"email": owner.email, "api_key": api_key, "live_id": worked["live"].id}
-    await database.dispose()
-    return seeded
+async def seed(session: AsyncSession) -> dict[str, Any]:
+    shop = await factories.make_shop(session, name="茶语小铺")
+    owner = await factories.make_staff(session, shop_id=shop.id, role="owner")
+    worked = await build_attribution_session(session, shop_id=shop.id)
+    api_key = await factories.make_api_key(session, actor=actor_for_staff(owner))
+    return {"email": owner.email, "api_key": api_key, "live_id": worked["live"].id}
 
 
 @pytest.fixture
 async def attribution_server(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'attribution.db'}"
-    seeded = await seed(url)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "uvicorn.log"
-    process = start_uvicorn(url, port, tmp_path / "var", log_path)
-    try:
-        await wait_ready(process, base, log_path)
-        yield {"base": base, **seeded}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    async with seeded_server(tmp_path, seed, "attribution") as server:
+        yield server
 
 
 @pytest.mark.browser

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import mailbox
 import re
-import subprocess
 from collections.abc import AsyncIterator
 from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.core.database import Database
-from liveloop.models import Base
 from liveloop.outreach.channels import service as channel_service
 from liveloop.outreach.channels.email import mailbox_path
 from liveloop.outreach.consent import service as consent_service
@@ -24,55 +22,37 @@ from tests.pages.test_console_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     HAVE_CHROMIUM,
-    free_port,
-    start_uvicorn,
 )
-from tests.servers import stop_server, wait_ready
+from tests.servers import seeded_server
 
 
-async def seed(url: str) -> dict[str, Any]:
-    database = Database(url)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
-    async with database.sessionmaker() as session:
-        shop = await factories.make_shop(session)
-        owner = await factories.make_staff(session, shop_id=shop.id, role="owner")
-        live = await make_live_session(session, shop_id=shop.id, title="周五春茶专场")
-        emails = []
-        for index in range(3):
-            address = f"guest{index}@example.com"
-            customer = await factories.make_customer(
-                session, shop_id=shop.id, name=f"顾客{index}", email=address
-            )
-            customer.consent = {"email": True}
-            emails.append(address)
-        await consent_service.save_policy(  # no quiet hours: the test may run at any hour
-            session=session, shop_id=shop.id, data={"quiet_start": None, "quiet_end": None}
+async def seed(session: AsyncSession) -> dict[str, Any]:
+    shop = await factories.make_shop(session)
+    owner = await factories.make_staff(session, shop_id=shop.id, role="owner")
+    live = await make_live_session(session, shop_id=shop.id, title="周五春茶专场")
+    emails = []
+    for index in range(3):
+        address = f"guest{index}@example.com"
+        customer = await factories.make_customer(
+            session, shop_id=shop.id, name=f"顾客{index}", email=address
         )
-        await channel_service.create_channel(
-            session=session, shop_id=shop.id, kind="email", name="演示邮箱",
-            config={"transport": "mailbox", "from_addr": "shop@example.com"},
-            rate_per_second=50,
-        )  # fmt: skip
-        await session.commit()
-        seeded = {"email": owner.email, "live_id": live.id, "addresses": emails}
-    await database.dispose()
-    return seeded
+        customer.consent = {"email": True}
+        emails.append(address)
+    await consent_service.save_policy(  # no quiet hours: the test may run at any hour
+        session=session, shop_id=shop.id, data={"quiet_start": None, "quiet_end": None}
+    )
+    await channel_service.create_channel(
+        session=session, shop_id=shop.id, kind="email", name="演示邮箱",
+        config={"transport": "mailbox", "from_addr": "shop@example.com"},
+        rate_per_second=50,
+    )  # fmt: skip
+    return {"email": owner.email, "live_id": live.id, "addresses": emails}
 
 
 @pytest.fixture
 async def invite_server(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'invite.db'}"
-    seeded = await seed(url)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "uvicorn.log"
-    process: subprocess.Popen[bytes] = start_uvicorn(url, port, tmp_path / "var", log_path)
-    try:
-        await wait_ready(process, base, log_path)
-        yield {"base": base, "var_dir": tmp_path / "var", **seeded}
-    finally:
-        stop_server(process)
+    async with seeded_server(tmp_path, seed, "invite") as server:
+        yield {**server, "var_dir": tmp_path / "var"}
 
 
 def subjects(path: Path) -> dict[str, str]:

@@ -5,15 +5,13 @@ counts a customer without consent, then sends and lands on the broadcast's page.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveloop.core.database import Database
-from liveloop.models import Base
 from liveloop.outreach.channels.models import ShopChannel
 from liveloop.outreach.consent import service as consent_service
 from tests import factories
@@ -21,59 +19,41 @@ from tests.pages.test_console_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     HAVE_CHROMIUM,
-    free_port,
-    start_uvicorn,
 )
-from tests.servers import stop_server, wait_ready
+from tests.servers import seeded_server
 
 
-async def seed(url: str) -> dict[str, Any]:
-    database = Database(url)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
-    async with database.sessionmaker() as session:
-        shop = await factories.make_shop(session)
-        owner = await factories.make_staff(session, shop_id=shop.id, role="owner")
-        vip = await factories.make_tag(session, shop_id=shop.id, name="高价值")
-        new = await factories.make_tag(session, shop_id=shop.id, name="新客")
-        made: dict[str, list[int]] = {"vip": [], "new": []}
-        for index, (group, tag, consent) in enumerate(
-            [("vip", vip, True), ("vip", vip, True), ("new", new, True), ("new", new, False)]
-        ):
-            customer = await factories.make_customer(
-                session, shop_id=shop.id, name=f"顾客{index}", tags=[tag]
-            )
-            customer.consent = {"webhook": consent}
-            if consent:
-                made[group].append(customer.id)
-        await consent_service.save_policy(  # no quiet hours: the test may run at any hour
-            session=session, shop_id=shop.id, data={"quiet_start": None, "quiet_end": None}
+async def seed(session: AsyncSession) -> dict[str, Any]:
+    shop = await factories.make_shop(session)
+    owner = await factories.make_staff(session, shop_id=shop.id, role="owner")
+    vip = await factories.make_tag(session, shop_id=shop.id, name="高价值")
+    new = await factories.make_tag(session, shop_id=shop.id, name="新客")
+    made: dict[str, list[int]] = {"vip": [], "new": []}
+    for index, (group, tag, consent) in enumerate(
+        [("vip", vip, True), ("vip", vip, True), ("new", new, True), ("new", new, False)]
+    ):
+        customer = await factories.make_customer(
+            session, shop_id=shop.id, name=f"顾客{index}", tags=[tag]
         )
-        session.add(
-            ShopChannel(
-                shop_id=shop.id, kind="webhook", name="测试回调",
-                config={"url": "http://127.0.0.1:9/hook"}, rate_per_second=0, enabled=True,
-            )
-        )  # fmt: skip
-        await session.commit()
-        seeded = {"email": owner.email, "vip_tag": vip.id, "new_tag": new.id, **made}
-    await database.dispose()
-    return seeded
+        customer.consent = {"webhook": consent}
+        if consent:
+            made[group].append(customer.id)
+    await consent_service.save_policy(  # no quiet hours: the test may run at any hour
+        session=session, shop_id=shop.id, data={"quiet_start": None, "quiet_end": None}
+    )
+    session.add(
+        ShopChannel(
+            shop_id=shop.id, kind="webhook", name="测试回调",
+            config={"url": "http://127.0.0.1:9/hook"}, rate_per_second=0, enabled=True,
+        )
+    )  # fmt: skip
+    return {"email": owner.email, "vip_tag": vip.id, "new_tag": new.id, **made}
 
 
 @pytest.fixture
 async def compose_server(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'compose.db'}"
-    seeded = await seed(url)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "uvicorn.log"
-    process: subprocess.Popen[bytes] = start_uvicorn(url, port, tmp_path / "var", log_path)
-    try:
-        await wait_ready(process, base, log_path)
-        yield {"base": base, **seeded}
-    finally:
-        stop_server(process)
+    async with seeded_server(tmp_path, seed, "compose") as server:
+        yield server
 
 
 @pytest.mark.browser
