@@ -9,6 +9,7 @@ reload of the POST) returns the first broadcast instead of sending again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import secrets
 from typing import Annotated, Any
@@ -286,13 +287,11 @@ async def new_broadcast_page(request: Request, session: DbSession, actor: Manage
         values["live_session_id"] = [str(live.id)]
         values["variants.0.text"] = [invite_words.INVITE_TEXT]
         values["variants.0.subject"] = [invite_words.default_parts(ChannelKind.EMAIL)["subject"]]
-    try:
+    with contextlib.suppress(InvalidInput):  # no enabled channel: the page says to add one
         channel = await invite_words.pick_channel(
             session=session, shop_id=actor.shop_id, channel_id=None
         )
         values["channel_id"] = [str(channel.id)]
-    except InvalidInput:
-        pass  # no enabled channel: the page says to add one
     return await _compose_page(request, session, actor, Typed(values))
 
 
