@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.outreach.channels import service as channel_service
 from liveloop.outreach.channels.email import mailbox_path
-from liveloop.outreach.consent import service as consent_service
 from tests import factories
 from tests.factories.live import make_live_session
+from tests.outreach.conftest import without_quiet_hours
 from tests.pages.test_console_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -38,9 +38,7 @@ async def seed(session: AsyncSession) -> dict[str, Any]:
         )
         customer.consent = {"email": True}
         emails.append(address)
-    await consent_service.save_policy(  # no quiet hours: the test may run at any hour
-        session=session, shop_id=shop.id, data={"quiet_start": None, "quiet_end": None}
-    )
+    await without_quiet_hours(session, shop.id)
     await channel_service.create_channel(
         session=session, shop_id=shop.id, kind="email", name="演示邮箱",
         config={"transport": "mailbox", "from_addr": "shop@example.com"},

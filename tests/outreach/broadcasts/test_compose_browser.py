@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.outreach.channels.models import ShopChannel
-from liveloop.outreach.consent import service as consent_service
 from tests import factories
+from tests.outreach.conftest import without_quiet_hours
 from tests.pages.test_console_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -38,9 +38,7 @@ async def seed(session: AsyncSession) -> dict[str, Any]:
         customer.consent = {"webhook": consent}
         if consent:
             made[group].append(customer.id)
-    await consent_service.save_policy(  # no quiet hours: the test may run at any hour
-        session=session, shop_id=shop.id, data={"quiet_start": None, "quiet_end": None}
-    )
+    await without_quiet_hours(session, shop.id)
     session.add(
         ShopChannel(
             shop_id=shop.id, kind="webhook", name="测试回调",

@@ -56,6 +56,7 @@ async def test_no_consenting_recipients_is_refused(session, shop) -> None:  # ty
     assert "3 no_consent" in error.value.message
 
 
+@pytest.mark.usefixtures("any_hour")
 async def test_crash_and_resume_sends_each_recipient_once(session, shop, settings) -> None:  # type: ignore[no-untyped-def]
     customers = await make_customers(session, shop.id, 7)
     broadcast = await _broadcast(session, shop)
@@ -96,6 +97,7 @@ async def test_crash_and_resume_sends_each_recipient_once(session, shop, setting
     assert third.messages == []
 
 
+@pytest.mark.usefixtures("any_hour")
 async def test_click_redirects_with_attribution(session, shop, settings, sender) -> None:  # type: ignore[no-untyped-def]
     await make_customers(session, shop.id, 2)
     broadcast = await _broadcast(session, shop)

@@ -60,6 +60,7 @@ async def deliver_each(session, shop_id: int, calls, settings) -> RecordingSende
     return sender
 
 
+@pytest.mark.usefixtures("any_hour")
 async def test_create_and_send_twice_with_one_key_sends_once(
     client, session, shop, settings, enqueued
 ) -> None:  # type: ignore[no-untyped-def]
@@ -108,6 +109,7 @@ async def test_create_with_the_same_key_and_another_body_is_refused(
     assert enqueued == []
 
 
+@pytest.mark.usefixtures("any_hour")
 async def test_send_twice_with_one_key_returns_the_first_and_enqueues_once(
     client, session, shop, settings, enqueued
 ) -> None:  # type: ignore[no-untyped-def]
@@ -131,6 +133,7 @@ async def test_send_twice_with_one_key_returns_the_first_and_enqueues_once(
     assert len(sender.messages) == 3 and len(set(sender.keys())) == 3
 
 
+@pytest.mark.usefixtures("any_hour")
 async def test_invite_twice_with_one_key_is_one_broadcast(
     client, session, shop, settings, enqueued
 ) -> None:  # type: ignore[no-untyped-def]

@@ -189,6 +189,7 @@ async def test_preview_fills_a_real_customers_values(client, session, shop) -> N
     assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_variable"
 
 
+@pytest.mark.usefixtures("any_hour")
 async def test_broadcast_sends_a_saved_template(session, shop, settings) -> None:  # type: ignore[no-untyped-def]
     from liveloop.outreach.messages import service as messages
 
