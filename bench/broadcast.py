@@ -410,9 +410,15 @@ def bench(label: str, url: str, redis_url: str, args: argparse.Namespace, var_di
         unlimited_stage(label, url, settings, ids, receiver, args.rate, args.deliver)
     finally:
         receiver.stop()
-        if shop_id and not url.startswith("sqlite"):  # the SQLite file is thrown away
-            asyncio.run(cleanup(database, shop_id))
-        asyncio.run(database.dispose())
+
+        async def finish() -> None:  # one loop: the pool must be closed where it was used
+            try:
+                if shop_id and not url.startswith("sqlite"):  # the SQLite file is thrown away
+                    await cleanup(database, shop_id)
+            finally:
+                await database.dispose()
+
+        asyncio.run(finish())
 
 
 def main() -> None:

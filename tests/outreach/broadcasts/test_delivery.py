@@ -19,6 +19,7 @@ from tests.outreach.broadcasts.conftest import (
 )
 
 PARTS = {"text": "{{ customer.name }} 来看直播 {{ live.link }}"}
+NOON = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.UTC)  # 12:00 in Shanghai, outside quiet hours
 
 
 async def _broadcast(session, shop, **extra):  # type: ignore[no-untyped-def]
@@ -115,14 +116,48 @@ async def test_click_redirects_with_attribution(session, shop, settings, sender)
             .order_by(BroadcastRecipient.id).limit(1)
         )
     ).scalar_one()  # fmt: skip
-    assert f"/r/{recipient.click_token}" in sender.messages[0].content.text
-    target = await results.record_click(session=session, token=recipient.click_token)
+    secret = settings.resolved_secret_key()
+    token = results.click_token(secret, recipient.id)
+    assert recipient.click_token is None  # nothing stored: the link is the signed id
+    assert f"/r/{token}" in sender.messages[0].content.text
+    target = await results.record_click(session=session, secret=secret, token=token)
     assert target == f"/mall/{shop.id}?src=bc-{broadcast.id}-{recipient.id}"
     figures = await results.broadcast_results(session=session, broadcast=broadcast)
     (variant,) = figures["variants"]
     assert (variant["variant"], variant["reached"], variant["clicked"]) == ("A", 2, 1)
     assert variant["clicked_rate"]["rate"] == 0.5
-    assert await results.record_click(session=session, token="nope") is None
+    forged = f"{recipient.id + 1}.{token.partition('.')[2]}"  # another id, this id's signature
+    for bad in ("nope", forged, token[:-1], f"{recipient.id}.", "x" * 41, "12.AAAAAAAAAAAA"):
+        assert await results.record_click(session=session, secret=secret, token=bad) is None
+    other_secret = results.click_token("another install's secret", recipient.id)
+    assert await results.record_click(session=session, secret=secret, token=other_secret) is None
+
+
+async def test_a_link_sent_before_signed_tokens_still_redirects(session, shop, settings) -> None:  # type: ignore[no-untyped-def]
+    """Rows enqueued before migration 0026 carry a stored random token, and the messages that
+    were sent with it must keep working: delivery uses it, and a click finds its recipient."""
+    await make_customers(session, shop.id, 1)
+    broadcast = await _broadcast(session, shop)
+    await service.start_broadcast(
+        session=session, shop_id=shop.id, broadcast_id=broadcast.id, now=NOON
+    )
+    recipient = (
+        await session.execute(
+            select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == broadcast.id)
+        )
+    ).scalar_one()
+    recipient.click_token = "Legacy_Tok-123456"
+    await session.flush()
+    sender = RecordingSender()
+    await delivery.deliver_broadcast(
+        session=session, shop_id=shop.id, broadcast_id=broadcast.id, sender=sender,
+        settings=settings, now=NOON,
+    )  # fmt: skip
+    assert "/r/Legacy_Tok-123456" in sender.messages[0].content.text
+    target = await results.record_click(
+        session=session, secret=settings.resolved_secret_key(), token="Legacy_Tok-123456"
+    )
+    assert target == f"/mall/{shop.id}?src=bc-{broadcast.id}-{recipient.id}"
 
 
 async def test_enqueued_times_read_back_exactly_and_hold_until_morning(
@@ -146,7 +181,7 @@ async def test_enqueued_times_read_back_exactly_and_hold_until_morning(
         )
     ).all()
     assert [(r.status, r.send_at, r.queued_at) for r in rows] == [("queued", morning, night)] * 3
-    assert len({r.click_token for r in rows}) == 3
+    assert {r.click_token for r in rows} == {None}  # links are signed ids, made at delivery
     early = RecordingSender()
     sent = await delivery.deliver_broadcast(
         session=session, shop_id=shop_id, broadcast_id=broadcast_id, sender=early,

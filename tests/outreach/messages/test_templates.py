@@ -13,7 +13,7 @@ from sqlalchemy import select
 from liveloop.core.errors import InvalidInput
 from liveloop.customers.channel_codes.qr import qr_image
 from liveloop.customers.points.models import CustomerPoints, MemberTier
-from liveloop.outreach.broadcasts import delivery, service
+from liveloop.outreach.broadcasts import delivery, results, service
 from liveloop.outreach.broadcasts.models import BroadcastRecipient
 from liveloop.outreach.contracts import ChannelKind
 from liveloop.outreach.messages import poster, render
@@ -226,15 +226,17 @@ async def test_broadcast_sends_a_saved_template(session, shop, settings) -> None
     )  # fmt: skip
     texts = sorted(m.content.text for m in sender.messages)
     assert texts == sorted(f"{c.display_name} 看 周五夜场" for c in customers)
-    tokens = dict(
-        (
+    secret = settings.resolved_secret_key()
+    tokens = {
+        customer_id: results.click_token(secret, recipient_id)
+        for customer_id, recipient_id in (
             await session.execute(
-                select(BroadcastRecipient.customer_id, BroadcastRecipient.click_token).where(
+                select(BroadcastRecipient.customer_id, BroadcastRecipient.id).where(
                     BroadcastRecipient.broadcast_id == broadcast.id
                 )
             )
         ).all()
-    )
+    }
     for message in sender.messages:
         assert message.content.image_url == (
             f"{settings.public_base_url}/r/{tokens[message.customer_id]}/poster.png"
@@ -284,13 +286,12 @@ async def test_posters_carry_the_right_link(client, anon_client, session, shop, 
     )  # fmt: skip
     broadcast = await service.create_broadcast(session=session, shop_id=shop.id, data=data)
     await service.start_broadcast(session=session, shop_id=shop.id, broadcast_id=broadcast.id)
-    token = (
+    recipient_id = (
         await session.execute(
-            select(BroadcastRecipient.click_token).where(
-                BroadcastRecipient.broadcast_id == broadcast.id
-            )
+            select(BroadcastRecipient.id).where(BroadcastRecipient.broadcast_id == broadcast.id)
         )
     ).scalar_one()
+    token = results.click_token(settings.resolved_secret_key(), recipient_id)
     mine = await anon_client.get(f"/r/{token}/poster.png")
     assert mine.status_code == 200
     assert _same(_qr_of(mine.content), _expected_qr(delivery.click_url(settings, token)))

@@ -199,7 +199,10 @@ public = APIRouter(tags=["broadcasts"])
 @public.get("/r/{token}", include_in_schema=False)
 async def click(token: str, request: Request, session: DbSession) -> RedirectResponse:
     target = await results.record_click(
-        session=session, token=token, user_agent=request.headers.get("user-agent", "")
+        session=session,
+        secret=request.app.state.settings.resolved_secret_key(),
+        token=token,
+        user_agent=request.headers.get("user-agent", ""),
     )
     if target is None:
         raise NotFound("this link is not valid (it may have been mistyped)", code="link_not_found")
@@ -209,12 +212,14 @@ async def click(token: str, request: Request, session: DbSession) -> RedirectRes
 @public.get("/r/{token}/poster.png", include_in_schema=False)
 async def poster(token: str, request: Request, session: DbSession) -> Response:
     """The recipient's own poster: its QR code is their tracked link (scans are attributed)."""
-    live = await results.live_session_of_token(session=session, token=token)
+    settings = request.app.state.settings
+    live = await results.live_session_of_token(
+        session=session, secret=settings.resolved_secret_key(), token=token
+    )
     if live is None:
         raise NotFound(
             "this poster is not valid (it may have been mistyped)", code="link_not_found"
         )
-    settings = request.app.state.settings
     png = await poster_for_session(
         session=session, settings=settings, live_session=live,
         link=delivery.click_url(settings, token),

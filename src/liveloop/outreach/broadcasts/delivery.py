@@ -32,6 +32,7 @@ from liveloop.outreach.broadcasts.models import (
     Broadcast,
     BroadcastRecipient,
 )
+from liveloop.outreach.broadcasts.results import click_token
 from liveloop.outreach.contracts import ChannelKind, DeliveryStatus, OutgoingMessage
 
 LEASE = dt.timedelta(minutes=2)
@@ -202,15 +203,19 @@ async def _send_batch(session: AsyncSession, run: _Run, ids: list[int]) -> list[
     addresses = await partners.resolve_addresses(
         session=session, shop_id=shop_id, kind=kind, customer_ids=customer_ids
     )
-    by_customer = {row.customer_id: row for row in rows}
+    secret = settings.resolved_secret_key()
+    links = {
+        row.customer_id: click_url(settings, row.click_token or click_token(secret, row.id))
+        for row in rows
+    }
     customer_of = {row.id: row.customer_id for row in rows}
     contexts = await partners.contexts_for(
         session=session,
         shop_id=shop_id,
         customer_ids=customer_ids,
         live_session_id=broadcast.live_session_id,
-        link_for=lambda cid: click_url(settings, by_customer[cid].click_token),
-        poster_for=lambda cid: click_url(settings, by_customer[cid].click_token) + "/poster.png",
+        link_for=lambda cid: links[cid],
+        poster_for=lambda cid: links[cid] + "/poster.png",
         base_url=settings.public_base_url,
         coupon_code=broadcast.coupon_code,
         extra={

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from liveloop.core.database import Base, BigId, IdMixin, ShopScoped, TimestampMixin
@@ -60,6 +60,13 @@ class BroadcastRecipient(IdMixin, ShopScoped, Base):
         UniqueConstraint("broadcast_id", "customer_id", "channel_id", name="uq_bc_recipient"),
         Index("ix_bc_recipients_claim", "broadcast_id", "status", "id"),
         Index("ix_bc_recipients_customer", "customer_id"),  # ON DELETE CASCADE from customers
+        Index(
+            "uq_bc_recipients_click_token",
+            "click_token",
+            unique=True,
+            sqlite_where=text("click_token IS NOT NULL"),
+            postgresql_where=text("click_token IS NOT NULL"),
+        ),
     )
 
     broadcast_id: Mapped[int] = mapped_column(
@@ -73,7 +80,9 @@ class BroadcastRecipient(IdMixin, ShopScoped, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     send_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # quiet hours: later
     lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
-    click_token: Mapped[str] = mapped_column(String(24), unique=True)
+    # Links sent before 0026 carry a stored random token; later links are signed recipient ids
+    # (results.click_token), so enqueueing writes no token and no random-key index entry.
+    click_token: Mapped[str | None] = mapped_column(String(24), default=None)
     provider_message_id: Mapped[str | None] = mapped_column(String(120), default=None)
     queued_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -9,10 +9,13 @@ comparable), attributed revenue (paid − refunded of orders carrying the source
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.commerce.models import Order
@@ -44,33 +47,76 @@ def parse_source_code(code: str) -> tuple[int, int] | None:
     return int(parts[1]), int(parts[2])
 
 
-async def live_session_of_token(*, session: AsyncSession, token: str) -> LiveSession | None:
+# A link's token is the recipient id and 12 characters (72 bits) of its HMAC under the
+# shop install's secret: nothing is stored, so enqueueing writes no token column and no
+# random-key index entry (0.6 s of 3.9 s per 100,000 recipients on PostgreSQL).
+_CLICK_SIG_CHARS = 12
+_MAX_TOKEN = 40
+
+
+def _click_signature(secret: str, recipient_id: int) -> str:
+    digest = hmac.new(
+        secret.encode(), f"broadcast-click:{recipient_id}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:_CLICK_SIG_CHARS]
+
+
+def click_token(secret: str, recipient_id: int) -> str:
+    """The token of a recipient's tracked link: `<recipient id>.<signature>`."""
+    return f"{recipient_id}.{_click_signature(secret, recipient_id)}"
+
+
+def _recipient_of_token(secret: str, token: str) -> ColumnElement[bool] | None:
+    """Which recipient a token names (None: mistyped or forged). A token without a dot is a
+    stored random token of a link sent before migration 0026."""
+    if not token or len(token) > _MAX_TOKEN:
+        return None
+    head, dot, signature = token.partition(".")
+    if not dot:
+        return BroadcastRecipient.click_token == token if len(token) <= 24 else None
+    if not head.isdigit() or not hmac.compare_digest(
+        signature, _click_signature(secret, int(head))
+    ):
+        return None
+    return BroadcastRecipient.id == int(head)
+
+
+async def live_session_of_token(
+    *, session: AsyncSession, secret: str, token: str
+) -> LiveSession | None:
     """The live session a recipient's tracked link leads to (None: unknown token, no session)."""
-    if not token or len(token) > 24:
+    names = _recipient_of_token(secret, token)
+    if names is None:
         return None
     found = (
         await session.execute(
             select(LiveSession)
             .join(Broadcast, Broadcast.live_session_id == LiveSession.id)
             .join(BroadcastRecipient, BroadcastRecipient.broadcast_id == Broadcast.id)
-            .where(BroadcastRecipient.click_token == token)
+            .where(names)
         )
     ).scalar_one_or_none()
     return found
 
 
 async def record_click(
-    *, session: AsyncSession, token: str, user_agent: str = "", now: dt.datetime | None = None
+    *,
+    session: AsyncSession,
+    secret: str,
+    token: str,
+    user_agent: str = "",
+    now: dt.datetime | None = None,
 ) -> str | None:
     """Records a click and returns where to send the visitor (None: unknown token)."""
     now = now or utcnow()
-    if not token or len(token) > 24:
+    names = _recipient_of_token(secret, token)
+    if names is None:
         return None
     found = (
         await session.execute(
             select(BroadcastRecipient, Broadcast)
             .join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
-            .where(BroadcastRecipient.click_token == token)
+            .where(names)
         )
     ).first()
     if found is None:

@@ -7,7 +7,6 @@ Delivery lives in `delivery.py`, clicks and results in `results.py`.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -418,7 +417,7 @@ def check_plan(plan: Plan) -> None:
 
 _RECIPIENT_COLUMNS = (
     "shop_id", "broadcast_id", "customer_id", "channel_id", "status", "reason", "variant",
-    "attempts", "send_at", "click_token", "queued_at",
+    "attempts", "send_at", "queued_at",
 )  # fmt: skip
 
 
@@ -466,7 +465,7 @@ async def enqueue_recipients(
     for start in range(0, len(plan.rows), _CHUNK):
         values = [
             (shop_id, broadcast_id, customer_id, channel_id, status, reason, variant, 0,
-             stored(send_at), secrets.token_urlsafe(12), queued_at)
+             stored(send_at), queued_at)
             for customer_id, variant, status, reason, send_at in plan.rows[start : start + _CHUNK]
         ]  # fmt: skip
         result = await connection.exec_driver_sql(sql, values)
@@ -477,11 +476,11 @@ async def enqueue_recipients(
 _UNNEST_SQL = text(
     f"INSERT INTO {BroadcastRecipient.__tablename__} ({', '.join(_RECIPIENT_COLUMNS)}) "
     "SELECT :shop_id, :broadcast_id, u.customer_id, :channel_id, u.status, u.reason, u.variant, "
-    "0, u.send_at, u.click_token, :queued_at "
+    "0, u.send_at, :queued_at "
     "FROM unnest(CAST(:customer_ids AS BIGINT[]), CAST(:statuses AS VARCHAR[]), "
     "CAST(:reasons AS VARCHAR[]), CAST(:variants AS VARCHAR[]), "
-    "CAST(:send_ats AS TIMESTAMPTZ[]), CAST(:click_tokens AS VARCHAR[])) "
-    "AS u(customer_id, status, reason, variant, send_at, click_token) "
+    "CAST(:send_ats AS TIMESTAMPTZ[])) "
+    "AS u(customer_id, status, reason, variant, send_at) "
     "ON CONFLICT DO NOTHING"
 ).bindparams(
     bindparam("customer_ids", type_=postgresql.ARRAY(BigInteger)),
@@ -489,7 +488,6 @@ _UNNEST_SQL = text(
     bindparam("reasons", type_=postgresql.ARRAY(String)),
     bindparam("variants", type_=postgresql.ARRAY(String)),
     bindparam("send_ats", type_=postgresql.ARRAY(postgresql.TIMESTAMP(timezone=True))),
-    bindparam("click_tokens", type_=postgresql.ARRAY(String)),
     bindparam("queued_at", type_=postgresql.TIMESTAMP(timezone=True)),
 )
 _UNNEST_CHUNK = 50_000
@@ -513,7 +511,6 @@ async def _insert_unnest(
                 "statuses": [row[2] for row in rows],
                 "reasons": [row[3] for row in rows],
                 "send_ats": [row[4] for row in rows],
-                "click_tokens": [secrets.token_urlsafe(12) for _ in rows],
             },
         )
         inserted += max(result.rowcount or 0, 0)
