@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from liveloop.core.errors import Conflict
 from liveloop.outreach.channels import service
 from liveloop.outreach.channels.models import ShopChannel
 from liveloop.outreach.channels.pages import KIND_FIELDS
@@ -245,6 +246,37 @@ async def test_edit_with_a_blank_secret_keeps_it(session, settings, shop, consol
     assert stored.enabled is True
     assert service.decrypt_secret(stored, settings=settings) == {"signing_secret": "whsec-New-2"}
     assert "whsec-New-2" not in (await console.get(replaced.headers["location"])).text
+
+
+async def test_secrets_stored_under_another_key_are_said_and_can_be_typed_again(
+    session, settings, shop, console
+) -> None:  # type: ignore[no-untyped-def]
+    """After LIVELOOP_SECRET_KEY changes, a channel's page still opens and says what happened;
+    the channel refuses to send with a clear error until its secrets are typed in again."""
+    old_key = settings.model_copy(update={"secret_key": "the key of a previous install " * 2})
+    channel = await _webhook(session, old_key, shop.id, "https://h.example.com/a")
+    with pytest.raises(Conflict) as refused:
+        service.decrypt_secret(channel, settings=settings)
+    assert (refused.value.code, refused.value.field) == ("channel_secret_unreadable", "secret")
+    assert "LIVELOOP_SECRET_KEY" in refused.value.message
+
+    page = await console.get(f"{URL}/{channel.id}")
+    assert page.status_code == 200 and 'id="channel-secrets-unreadable"' in page.text
+    assert 'data-secret="signing_secret"' in page.text
+
+    fields = {"name": "回调", "rate_per_second": "1", "enabled": "1",
+              "webhook.url": "https://h.example.com/a"}  # fmt: skip
+    blank = await post_form(
+        console, f"{URL}/{channel.id}", {**fields, "webhook.signing_secret": ""}
+    )
+    assert blank.status_code == 422  # nothing readable to keep: the required secret is missing
+    again = await post_form(
+        console, f"{URL}/{channel.id}", {**fields, "webhook.signing_secret": "whsec-Again-3"}
+    )
+    assert again.status_code == 303
+    stored = await _stored(session, channel.id)
+    assert service.decrypt_secret(stored, settings=settings) == {"signing_secret": "whsec-Again-3"}
+    assert 'id="channel-secrets-unreadable"' not in (await console.get(f"{URL}/{channel.id}")).text
 
 
 async def test_edit_refusal_keeps_input_and_changes_nothing(

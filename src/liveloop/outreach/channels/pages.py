@@ -315,6 +315,7 @@ async def _channel_page(
     test: dict[str, str] | None = None,
     test_result: dict[str, Any] | None = None,
 ) -> HTMLResponse:
+    stored = channel_service.readable_secret(channel, settings=request.app.state.settings)
     return render(
         request,
         "outreach/channel_edit.html",
@@ -323,9 +324,8 @@ async def _channel_page(
             "channel": channel,
             "fields": KIND_FIELDS[ChannelKind(channel.kind)],
             # Which secrets are stored (their names only), for "stored: leave blank to keep".
-            "stored_secrets": set(
-                channel_service.decrypt_secret(channel, settings=request.app.state.settings)
-            ),
+            "stored_secrets": set(stored or {}),
+            "secrets_unreadable": stored is None,
             "form": form,
             "error": error,
             "errors": errors or {},

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.core.database import get_scoped, ids_in, scoped, utcnow
-from liveloop.core.errors import InvalidInput
+from liveloop.core.errors import Conflict, InvalidInput
 from liveloop.core.security import PiiCipher, derive_key
 from liveloop.core.settings import Settings, get_settings
 from liveloop.outreach.channels.models import ShopChannel
@@ -45,6 +46,7 @@ __all__ = [
     "get_channel",
     "list_channels",
     "open_sender",
+    "readable_secret",
     "resolve_addresses",
     "send_test",
     "update_channel",
@@ -68,9 +70,28 @@ def encrypt_secret(values: dict[str, str], *, settings: Settings) -> bytes | Non
 
 
 def decrypt_secret(channel: ShopChannel, *, settings: Settings) -> dict[str, str]:
+    """The channel's secrets; Conflict when they were stored under another secret key (the
+    install's LIVELOOP_SECRET_KEY changed): they must be typed in again."""
     if channel.secret is None:
         return {}
-    return json.loads(_cipher(settings).decrypt(channel.secret))
+    try:
+        return json.loads(_cipher(settings).decrypt(channel.secret))
+    except InvalidTag:
+        raise Conflict(
+            f"the stored secrets of channel {channel.name!r} cannot be read with this "
+            "install's secret key (was LIVELOOP_SECRET_KEY changed?): enter them again on "
+            "the channel's page",
+            code="channel_secret_unreadable",
+            field="secret",
+        ) from None
+
+
+def readable_secret(channel: ShopChannel, *, settings: Settings) -> dict[str, str] | None:
+    """The channel's secrets, or None when they cannot be read (see decrypt_secret)."""
+    try:
+        return decrypt_secret(channel, settings=settings)
+    except Conflict:
+        return None
 
 
 # --------------------------------------------------------------------------- reads and writes
@@ -161,7 +182,9 @@ async def update_channel(
     settings = settings or get_settings()
     channel = await get_channel(session=session, shop_id=shop_id, channel_id=channel_id)
     kind = ChannelKind(channel.kind)
-    secrets = decrypt_secret(channel, settings=settings)
+    # Unreadable stored secrets are replaced by what is typed now (check_config names any
+    # required one still missing).
+    secrets = readable_secret(channel, settings=settings) or {}
     if changes.get("secret") is not None:
         secrets.update(_split_secret(kind, changes["secret"]))
         secrets = {k: v for k, v in secrets.items() if v}
