@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from liveloop.catalog import service as catalog_service
 from liveloop.catalog.models import Sku, StockMovement
 from liveloop.core.errors import InvalidInput
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from tests import factories
+from tests.factories.shops import drop_shop
 
 BUYERS = 40
 
@@ -76,5 +76,5 @@ async def test_concurrent_reservations_never_oversell(database) -> None:
         assert reserves == sum(len(lines) for lines in won)
     finally:
         async with database.sessionmaker() as session:
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from liveloop.commerce.assist import service as assist
 from liveloop.commerce.assist.models import Assist, AssistHelp, AssistRefusal
@@ -15,9 +15,9 @@ from liveloop.commerce.coupons.models import CustomerCoupon
 from liveloop.commerce.coupons.schemas import CouponCreate
 from liveloop.core.jobs import queue
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from liveloop.shops.service import system_actor
 from tests import factories
+from tests.factories.shops import drop_shop
 
 HELPERS = 10
 NEEDED = 3
@@ -97,5 +97,5 @@ async def test_the_last_help_counts_once_and_the_reward_is_granted_once(database
         assert granted == 1 and done.customer_coupon_id is not None
     finally:
         async with database.sessionmaker() as session:
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from liveloop.commerce.groupbuy import service as groupbuy
 from liveloop.commerce.groupbuy.models import GroupBuyGroup, GroupBuyMember
@@ -16,9 +16,9 @@ from liveloop.commerce.groupbuy.schemas import CampaignCreate
 from liveloop.core.errors import Conflict
 from liveloop.core.jobs import queue
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from liveloop.shops.service import system_actor
 from tests import factories
+from tests.factories.shops import drop_shop
 
 JOINERS = 12
 GROUP_SIZE = 4
@@ -91,5 +91,5 @@ async def test_the_last_seat_is_taken_once(database, settings) -> None:
         assert seats == members == GROUP_SIZE
     finally:
         async with database.sessionmaker() as session:
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

@@ -27,8 +27,8 @@ from liveloop.core.jobs import queue
 from liveloop.customers import service as customers_service
 from liveloop.events.models import Event
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from tests import factories
+from tests.factories.shops import drop_shop
 
 ADDRESS = AddressData(
     recipient_name="张伟", phone="13812345678", region="浙江省", city="杭州市", detail="文三路 1 号"
@@ -73,7 +73,7 @@ async def _setup(database, *, buyers: int, stocks: list[int]):  # type: ignore[n
 async def _teardown(database, shop_id: int) -> None:  # type: ignore[no-untyped-def]
     async with database.sessionmaker() as session:
         await session.execute(delete(Event).where(Event.shop_id == shop_id))
-        await session.execute(delete(Shop).where(Shop.id == shop_id))
+        await drop_shop(session, shop_id)
         await session.commit()
 
 

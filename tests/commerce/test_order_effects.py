@@ -18,9 +18,9 @@ from liveloop.core.jobs import queue
 from liveloop.events.models import Event
 from liveloop.live import outbox
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from tests import factories
 from tests.factories.live import make_live_session
+from tests.factories.shops import drop_shop
 
 
 @pytest.fixture
@@ -124,5 +124,5 @@ async def test_room_sees_ticker_and_stock_after_commit_only(database, settings, 
     finally:
         async with database.sessionmaker() as session:
             await session.execute(delete(Event).where(Event.shop_id == shop.id))
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

@@ -1,11 +1,10 @@
 """A streamed response reads in a unit of work of its own and returns its connection."""
 
 import httpx
-from sqlalchemy import delete
 
 from liveloop.core.database import Database
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
+from tests.factories.shops import drop_shop
 
 
 async def test_streamed_export_on_the_real_app_leaves_no_connection_checked_out(
@@ -33,4 +32,4 @@ async def test_streamed_export_on_the_real_app_leaves_no_connection_checked_out(
         assert database.engine.pool.checkedout() == 0
     finally:
         async with database.unit_of_work() as session:
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)

@@ -6,13 +6,14 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import APIRouter
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from liveloop.core.database import Database
 from liveloop.core.deps import DbSession
 from liveloop.core.jobs import JobQueue, job
 from liveloop.core.settings import Settings
 from liveloop.shops.models import Shop
+from tests.factories.shops import drop_shop
 
 
 @job(retries=0)
@@ -36,7 +37,7 @@ async def test_returning_inside_a_unit_of_work_commits(database: Database) -> No
         assert (
             await session.execute(select(Shop.name).where(Shop.id == shop_id))
         ).scalar_one() == "returned early"
-        await session.execute(delete(Shop).where(Shop.id == shop_id))
+        await drop_shop(session, shop_id)
 
 
 async def test_a_raising_block_rolls_back(database: Database) -> None:
@@ -71,7 +72,7 @@ async def test_a_job_commits_what_it_writes(
         assert (
             await session.execute(select(Shop.name).where(Shop.id == shop_id))
         ).scalar_one() == "made by a job"
-        await session.execute(delete(Shop).where(Shop.id == shop_id))
+        await drop_shop(session, shop_id)
 
 
 async def test_a_failed_commit_is_an_error_response_not_a_200(app) -> None:
@@ -111,4 +112,4 @@ async def test_a_failing_after_commit_callback_does_not_fail_the_committed_work(
     assert ran == ["broken", "next"]
     async with database.unit_of_work() as session:
         assert (await session.execute(select(Shop.id).where(Shop.id == shop.id))).scalar_one()
-        await session.execute(delete(Shop).where(Shop.id == shop.id))
+        await drop_shop(session, shop.id)

@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from sqlalchemy import delete
-
 from liveloop.core.errors import RateLimited
 from liveloop.customers.phone_codes import service
 from liveloop.customers.phone_codes.service import PhoneCodeRejected
 from liveloop.customers.phone_codes.sms import DemoSmsSender
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
+from tests.factories.shops import drop_shop as drop_shop_rows
 
 PHONE = "13812340000"
 DEVICE = "device-race-01"
@@ -32,7 +30,7 @@ async def make_shop(database) -> int:  # type: ignore[no-untyped-def]
 
 async def drop_shop(database, shop_id: int) -> None:  # type: ignore[no-untyped-def]
     async with database.sessionmaker() as session:
-        await session.execute(delete(Shop).where(Shop.id == shop_id))
+        await drop_shop_rows(session, shop_id)
         await session.commit()
 
 

@@ -45,3 +45,16 @@ async def make_api_key(
         session=session, actor=actor, name="test key", permissions=wanted
     )
     return key
+
+
+async def drop_shop(session: AsyncSession, shop_id: int) -> None:
+    """Delete a shop that a test committed, with its events: the events table has no foreign
+    keys (see events.models), so the shop's cascade leaves them, and SQLite gives a deleted
+    shop's id to the next shop made, which would find them in its timeline."""
+    from sqlalchemy import delete
+
+    from liveloop.events.models import Event
+    from liveloop.shops.models import Shop
+
+    await session.execute(delete(Event).where(Event.shop_id == shop_id))
+    await session.execute(delete(Shop).where(Shop.id == shop_id))

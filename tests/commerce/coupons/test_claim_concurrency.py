@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from liveloop.commerce.coupons import service as coupons_service
 from liveloop.commerce.coupons.models import Coupon, CustomerCoupon
@@ -14,7 +14,7 @@ from liveloop.commerce.coupons.schemas import CouponCreate
 from liveloop.core.errors import Conflict
 from liveloop.customers import service as customers_service
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
+from tests.factories.shops import drop_shop
 
 
 @pytest.mark.parametrize(("total", "limit"), [(25, 2), (100, 3)])
@@ -76,5 +76,5 @@ async def test_concurrent_claims_respect_total_and_limit(database, total: int, l
             assert claimed == total  # enough demand: every coupon is handed out
     finally:
         async with database.sessionmaker() as session:
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

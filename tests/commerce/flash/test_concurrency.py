@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from liveloop.commerce import orders
 from liveloop.commerce.flash import service as flash_service
@@ -27,9 +27,9 @@ from liveloop.core.errors import Conflict
 from liveloop.core.jobs import queue
 from liveloop.customers import service as customers_service
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from tests import factories
 from tests.conftest import TEST_REDIS_URL
+from tests.factories.shops import drop_shop
 
 REFUSALS = {"sold_out", "flash_limit_reached"}
 
@@ -123,7 +123,7 @@ async def _truth(database, shop, sale):  # type: ignore[no-untyped-def]
 
 async def _drop(database, shop) -> None:  # type: ignore[no-untyped-def]
     async with database.sessionmaker() as session:
-        await session.execute(delete(Shop).where(Shop.id == shop.id))
+        await drop_shop(session, shop.id)
         await session.commit()
 
 

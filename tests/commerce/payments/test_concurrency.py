@@ -14,10 +14,10 @@ from liveloop.commerce.payments import refunds, service
 from liveloop.commerce.payments.models import NotificationStatus, PaymentNotification, Refund
 from liveloop.core.errors import InvalidInput
 from liveloop.events.models import Event
-from liveloop.shops.models import Shop
 from liveloop.shops.service import system_actor
 from tests import factories
 from tests.commerce.payments.conftest import demo_notification
+from tests.factories.shops import drop_shop
 
 RACERS = 8
 
@@ -92,5 +92,5 @@ async def test_racing_repeats_apply_once_and_racing_refunds_never_exceed_the_pay
             # Events carry no foreign key (see events.models): they go by hand, or a later
             # shop given the same id would find them.
             await session.execute(delete(Event).where(Event.shop_id == shop.id))
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

@@ -9,15 +9,14 @@ from collections import Counter
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete
 
 from liveloop.customers.channel_codes import service
 from liveloop.customers.channel_codes.schemas import ChannelCodeIn, ChannelCodeUpdate
 from liveloop.customers.communities import service as communities_service
 from liveloop.customers.communities.schemas import CommunityIn
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from tests import factories
+from tests.factories.shops import drop_shop
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -195,5 +194,5 @@ async def test_round_robin_under_concurrency_gives_each_staff_its_share(
         assert stats[code.id].scans == scans
     finally:
         async with database.sessionmaker() as session:
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from liveloop.core.errors import Conflict
 from liveloop.customers import service as customers_service
@@ -13,7 +13,7 @@ from liveloop.customers.communities import service
 from liveloop.customers.communities.models import CommunityMember
 from liveloop.customers.communities.schemas import CommunityIn
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
+from tests.factories.shops import drop_shop
 
 
 async def test_concurrent_joins_respect_the_capacity(database) -> None:
@@ -56,5 +56,5 @@ async def test_concurrent_joins_respect_the_capacity(database) -> None:
         assert all(count == 1 for _, count in rows)  # one stay each, however many joins
     finally:
         async with database.sessionmaker() as session:
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

@@ -14,9 +14,9 @@ from liveloop.customers.fission import service as fission
 from liveloop.customers.fission.models import FissionCampaign, FissionParticipant, FissionReward
 from liveloop.events.models import Event
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from tests import factories
 from tests.customers.fission.helpers import make_campaign
+from tests.factories.shops import drop_shop
 
 INVITEES = 8
 NEEDED = 3
@@ -83,7 +83,7 @@ async def test_concurrent_invites_grant_the_reward_exactly_once(database, settin
         async with database.sessionmaker() as session:
             # Events carry no foreign key: delete them, or a reused shop id inherits them.
             await session.execute(delete(Event).where(Event.shop_id == shop.id))
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()
 
 
@@ -129,5 +129,5 @@ async def test_participants_reaching_the_goal_together_never_overdraw_the_stock(
         async with database.sessionmaker() as session:
             # Events carry no foreign key: delete them, or a reused shop id inherits them.
             await session.execute(delete(Event).where(Event.shop_id == shop.id))
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

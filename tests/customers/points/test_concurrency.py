@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from liveloop.commerce.coupons.models import CustomerCoupon
 from liveloop.core.errors import Conflict
@@ -13,16 +13,16 @@ from liveloop.customers.points import earning, redemption
 from liveloop.customers.points import service as points
 from liveloop.customers.points.models import EarnRule, PointsEntry, RedemptionItem
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from tests import factories
 from tests.customers.points.conftest import make_coupon
+from tests.factories.shops import drop_shop
 
 TASKS = 8
 
 
 async def _drop_shop(database, shop_id: int) -> None:  # type: ignore[no-untyped-def]
     async with database.sessionmaker() as session:
-        await session.execute(delete(Shop).where(Shop.id == shop_id))
+        await drop_shop(session, shop_id)
         await session.commit()
 
 

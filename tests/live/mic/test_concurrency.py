@@ -14,9 +14,9 @@ from liveloop.events.models import Event
 from liveloop.live.mic import service
 from liveloop.live.mic.models import MicRequest
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from liveloop.shops.service import system_actor
 from tests.factories.live import make_live_session
+from tests.factories.shops import drop_shop
 from tests.live.mic.conftest import ask, open_mic
 
 
@@ -49,7 +49,7 @@ async def _accept(database, shop_id: int, request_id: int) -> str:  # type: igno
 async def _drop(database, shop_id: int) -> None:  # type: ignore[no-untyped-def]
     async with database.sessionmaker() as session:
         await session.execute(delete(Event).where(Event.shop_id == shop_id))  # no foreign key
-        await session.execute(delete(Shop).where(Shop.id == shop_id))
+        await drop_shop(session, shop_id)
         await session.commit()
 
 

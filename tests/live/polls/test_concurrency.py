@@ -24,9 +24,10 @@ from liveloop.live.polls.models import PollVote, QuizAnswer
 from liveloop.live.polls.schemas import PollIn, QuizIn
 from liveloop.live.viewers import ViewerClaims
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import AuditEntry, Shop
+from liveloop.shops.models import AuditEntry
 from liveloop.shops.service import system_actor
 from tests.factories.live import make_live_session
+from tests.factories.shops import drop_shop
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +98,7 @@ async def test_concurrent_votes_count_each_voter_once(database, monkeypatch) -> 
     finally:
         async with database.sessionmaker() as session:
             await session.execute(delete(Event).where(Event.shop_id == shop.id))
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()
 
 
@@ -108,7 +109,7 @@ async def _discard(_room_id: int, _message: dict[str, object]) -> None:
 async def _cleanup(database, shop_id: int) -> None:  # type: ignore[no-untyped-def]
     async with database.sessionmaker() as session:
         await session.execute(delete(Event).where(Event.shop_id == shop_id))
-        await session.execute(delete(Shop).where(Shop.id == shop_id))
+        await drop_shop(session, shop_id)
         await session.commit()
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from liveloop.core.errors import Conflict, LiveLoopError
 from liveloop.core.jobs import queue
@@ -25,9 +25,9 @@ from liveloop.live.redpackets.models import (
 )
 from liveloop.live.redpackets.schemas import RedPacketCreate
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from liveloop.shops.service import system_actor
 from tests.factories.live import make_live_session
+from tests.factories.shops import drop_shop
 
 REFUSALS = {"red_packet_empty", "red_packet_already_grabbed", "red_packet_ended"}
 
@@ -129,7 +129,7 @@ async def _facts(database, shop_id: int, packet_id: int) -> dict[str, Any]:  # t
 
 async def _drop(database, shop) -> None:  # type: ignore[no-untyped-def]
     async with database.sessionmaker() as session:
-        await session.execute(delete(Shop).where(Shop.id == shop.id))
+        await drop_shop(session, shop.id)
         await session.commit()
 
 

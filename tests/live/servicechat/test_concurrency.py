@@ -12,8 +12,8 @@ from liveloop.events.models import Event
 from liveloop.live.servicechat import service
 from liveloop.live.servicechat.models import ServiceConversation, ServiceMessage
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from liveloop.shops.service import system_actor
+from tests.factories.shops import drop_shop
 
 
 async def test_counts_hold_when_both_sides_write_at_once(database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -67,5 +67,5 @@ async def test_counts_hold_when_both_sides_write_at_once(database, monkeypatch) 
     finally:
         async with database.sessionmaker() as session:
             await session.execute(delete(Event).where(Event.shop_id == shop.id))
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()

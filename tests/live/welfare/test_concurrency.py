@@ -22,9 +22,10 @@ from liveloop.events.models import Event
 from liveloop.live.welfare import joins
 from liveloop.live.welfare.schemas import ChannelConfirmIn
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import AuditEntry, Shop
+from liveloop.shops.models import AuditEntry
 from liveloop.shops.service import system_actor
 from tests.factories.live import make_live_session
+from tests.factories.shops import drop_shop
 from tests.live.welfare.conftest import SECRET, make_community, start, tap_and_sign
 
 
@@ -106,7 +107,7 @@ async def _facts(database, shop_id: int) -> dict[str, Any]:  # type: ignore[no-u
 async def _drop(database, shop) -> None:  # type: ignore[no-untyped-def]
     async with database.sessionmaker() as session:
         await session.execute(delete(Event).where(Event.shop_id == shop.id))  # no foreign key
-        await session.execute(delete(Shop).where(Shop.id == shop.id))
+        await drop_shop(session, shop.id)
         await session.commit()
 
 

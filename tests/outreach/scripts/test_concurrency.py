@@ -9,14 +9,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from sqlalchemy import delete
-
 from liveloop.outreach.scripts import service
 from liveloop.outreach.scripts.schemas import EntryIn
 from liveloop.shops import service as shops_service
-from liveloop.shops.models import Shop
 from liveloop.shops.service import system_actor
 from tests import factories
+from tests.factories.shops import drop_shop
 
 USES = 30
 
@@ -57,5 +55,5 @@ async def test_concurrent_uses_are_all_counted(database) -> None:  # type: ignor
             assert outcomes["ok"] == USES
     finally:
         async with database.sessionmaker() as session:
-            await session.execute(delete(Shop).where(Shop.id == shop.id))
+            await drop_shop(session, shop.id)
             await session.commit()
