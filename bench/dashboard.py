@@ -1,4 +1,5 @@
-"""Realtime dashboard refresh for one big session on air: time `realtime_snapshot`.
+"""Realtime dashboard refresh for one big session on air: time `realtime_snapshot`, read from the
+session's rollups, against the same snapshot computed from the raw events (the baseline).
 
     .venv/bin/python bench/dashboard.py                        # SQLite: 5,000 viewers, 100,000 events
     .venv/bin/python bench/dashboard.py --viewers 100000 --events 2000000 --skip-sqlite \\
@@ -9,9 +10,13 @@ likes, product clicks, a few hundred orders), put back on air and read as of two
 it started, so every open visit and series runs to that `now`. `--history` entries of earlier
 sessions of the shop are added (many by this session's viewers), which the new/returning
 count reads. One refresh is one snapshot in its own unit of work, as the SSE stream takes it; it is
-run `--refreshes` times. The goal is a refresh under 100 ms on PostgreSQL for 100,000 viewers
-and 2,000,000 events. The bench shop's rows are deleted afterwards. Prints figures; asserts
-nothing.
+run `--refreshes` times from the rollups and `--baseline-refreshes` times from the events. The
+events were bulk-inserted around ingestion, so the first read builds the rollups (the rebuild
+figure); the two snapshots are then compared. Last, `--batches` batches of 1,000 room events
+are ingested into the session (each folded into its rollups) and as many into a session
+without rollups (stored only), for the fold's cost per batch. The goal is a refresh under
+100 ms on PostgreSQL for 100,000 viewers and 2,000,000 events. The bench shop's rows are deleted
+afterwards. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,13 +40,16 @@ from bench.reports import BATCH, LENGTH_S, ORDERS, seed
 from sqlalchemy import delete, insert, select, update
 
 from liveloop.analytics.realtime import service
+from liveloop.analytics.realtime.models import LiveRollupState
 from liveloop.commerce.models import Order
 from liveloop.core.database import Database, utcnow
 from liveloop.core.jobs import queue
 from liveloop.core.logging import configure_logging
 from liveloop.core.settings import Settings
+from liveloop.events import service as events_service
 from liveloop.events.models import Event
 from liveloop.live.models import LiveSession
+from liveloop.live.service import new_room_code
 from liveloop.models import Base
 from liveloop.shops.models import Shop
 
@@ -83,7 +92,93 @@ async def add_history(database: Database, shop_id: int, live_id: int, history: i
             await connection.execute(insert(Event), rows[start : start + BATCH])
 
 
-async def bench(url: str, viewers: int, events: int, history: int, refreshes: int) -> None:
+async def timed(
+    database: Database, shop_id: int, live_id: int, now: dt.datetime, n: int, *, from_events: bool
+) -> list[Any]:
+    """Seconds of n refreshes, each its own unit of work, and the last body at the end."""
+    times: list[Any] = []
+    body: Any = None
+    for _ in range(n):
+        async with database.unit_of_work() as session:
+            began = time.perf_counter()
+            live = await session.get(LiveSession, live_id)
+            assert live is not None and live.shop_id == shop_id
+            body = await service.build_snapshot(
+                session=session, live_session=live, now=now, from_events=from_events
+            )
+            times.append(time.perf_counter() - began)
+    return [*times, body]
+
+
+def room_batch(rng: random.Random, live_id: int, now: dt.datetime, viewers: int) -> list[Any]:
+    """1,000 room events of the last minute: entries, leaves, comments, likes, clicks."""
+    items = []
+    for _ in range(1000):
+        kind = rng.choices(
+            ["live_enter", "live_leave", "live_comment", "live_like", "live_product_click"],
+            [2, 2, 3, 2, 1],
+        )[0]
+        at = now - dt.timedelta(seconds=rng.uniform(0, 60))
+        props: dict[str, Any] = {"count": 3} if kind == "live_like" else {}
+        if kind == "live_leave":
+            props = {"watch_seconds": rng.randrange(30, 600)}
+        elif kind == "live_comment":
+            props = {"text": "上链接"}
+        items.append({
+            "type": kind, "customer_id": None, "live_session_id": live_id,
+            "anonymous_id": f"d:bench-{rng.randrange(viewers) * 10}",
+            "occurred_at": at.isoformat(), "properties": props,
+        })  # fmt: skip
+    return items
+
+
+async def fold_cost(
+    database: Database, shop_id: int, live_id: int, now: dt.datetime, batches: int
+) -> None:
+    """Ingest batches into the session (folded) and into one without rollups (stored only)."""
+    if batches <= 0:
+        return
+    async with database.unit_of_work() as session:
+        bare = LiveSession(
+            shop_id=shop_id, code=new_room_code(), title="bench: no rollups", status="live",
+            planned_start=now,
+            started_at=now - dt.timedelta(seconds=LENGTH_S),
+        )  # fmt: skip
+        session.add(bare)
+        await session.flush()
+        bare_id = bare.id
+    figures = {}
+    for name, target in (("stored only", bare_id), ("stored and folded", live_id)):
+        rng = random.Random(9)
+        times = []
+        for _ in range(batches):
+            items = room_batch(rng, target, now, 100_000)
+            async with database.unit_of_work() as session:
+                began = time.perf_counter()
+                await events_service.ingest_events(
+                    session=session, shop_id=shop_id, items=items, mark_customers_active=False
+                )
+            times.append(time.perf_counter() - began)
+            if target == bare_id:  # keep this one without rollups: nothing is folded
+                async with database.unit_of_work() as session:
+                    await session.execute(
+                        delete(LiveRollupState).where(LiveRollupState.live_session_id == bare_id)
+                    )
+        figures[name] = statistics.median(times) * 1000
+    print(f"ingest of 1,000 room events: {figures['stored only']:.0f} ms stored only, "
+          f"{figures['stored and folded']:.0f} ms stored and folded into the rollups "
+          f"(median of {batches} batches; {figures['stored and folded'] / figures['stored only']:.2f}x)")  # fmt: skip
+
+
+async def bench(
+    url: str,
+    viewers: int,
+    events: int,
+    history: int,
+    refreshes: int,
+    baseline_refreshes: int,
+    batches: int,
+) -> None:
     configure_logging("warning")
     queue.configure(Settings(database_url=url, queue_backend="immediate", log_level="warning"))
     database = Database(url)
@@ -100,21 +195,31 @@ async def bench(url: str, viewers: int, events: int, history: int, refreshes: in
         print(f"\n{url.split('://')[0]}: {viewers:,} viewers, {events:,} events "
               f"(loaded in {loaded:.1f} s), {history:,} earlier entries, "
               f"{min(ORDERS, viewers)} orders")  # fmt: skip
-        times = []
-        for _ in range(refreshes):
-            async with database.unit_of_work() as session:
-                began = time.perf_counter()
-                body = await service.realtime_snapshot(
-                    session=session, shop_id=shop_id, live_session_id=live_id, now=now
-                )
-                times.append(time.perf_counter() - began)
+        async with database.unit_of_work() as session:
+            began = time.perf_counter()
+            await service.realtime_snapshot(
+                session=session, shop_id=shop_id, live_session_id=live_id, now=now
+            )
+            built = time.perf_counter() - began
+        print(f"rollups built from the events (first read): {built:.1f} s")
+        times = await timed(database, shop_id, live_id, now, refreshes, from_events=False)
+        body = times.pop()
+        baseline = await timed(
+            database, shop_id, live_id, now, baseline_refreshes, from_events=True
+        )
+        raw = baseline.pop()
         ms = sorted(t * 1000 for t in times)
+        base_ms = statistics.median(t * 1000 for t in baseline)
         f = body["figures"]
-        print(f"dashboard refresh: first {times[0] * 1000:.0f} ms, median "
-              f"{statistics.median(ms):.0f} ms, slowest {ms[-1]:.0f} ms over {refreshes} "
+        print(f"dashboard refresh from rollups: first {times[0] * 1000:.1f} ms, median "
+              f"{statistics.median(ms):.1f} ms, slowest {ms[-1]:.1f} ms over {refreshes} "
               f"(viewers {f['viewers']:,}, returning {f['returning_viewers']:,}, online "
               f"{f['online']:,}, peak {f['peak_online']:,}, {f['comments']:,} comments, "
               f"{len(body['series']['minutes'])} minutes, {len(body['products'])} products)")  # fmt: skip
+        print(f"from the raw events (baseline): median {base_ms:.0f} ms over "
+              f"{baseline_refreshes}; rollups {base_ms / statistics.median(ms):.0f}x faster; "
+              f"figures equal: {'yes' if body == raw else 'NO'}")  # fmt: skip
+        await fold_cost(database, shop_id, live_id, now, batches)
         print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     finally:
         if shop_id is not None:
@@ -131,10 +236,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--history", type=int, default=20_000, help="earlier entries")
     parser.add_argument("--refreshes", type=int, default=10)
+    parser.add_argument("--baseline-refreshes", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=10, help="ingest batches for the fold")
     parser.add_argument("--database-url", default="", help="PostgreSQL (asyncpg) URL")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
-    sizes = (args.viewers, args.events, args.history, args.refreshes)
+    sizes = (args.viewers, args.events, args.history, args.refreshes,
+             args.baseline_refreshes, args.batches)  # fmt: skip
     if not args.skip_sqlite:
         url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'dashboard_bench.db'}"
         asyncio.run(bench(url, *sizes))

@@ -51,6 +51,16 @@ class Event(Base):
             postgresql_where=text("customer_id IS NOT NULL"),
             sqlite_where=text("customer_id IS NOT NULL"),
         ),
+        # Who entered a live room before (the dashboard's returning viewers): enters only.
+        Index(
+            "ix_events_shop_enters",
+            "shop_id",
+            "customer_id",
+            "anonymous_id",
+            "occurred_at",
+            postgresql_where=text("type = 'live_enter'"),
+            sqlite_where=text("type = 'live_enter'"),
+        ),
         Index(
             "ix_events_shop_session_time",
             "shop_id",

@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, bindparam, delete, func, literal_column, sele
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from liveloop.analytics.realtime import rollups
 from liveloop.core.database import Page, after_commit, paginate, scoped, utcnow
 from liveloop.core.errors import InvalidInput, LiveLoopError, NotFound
 from liveloop.core.metrics import EVENTS_INGESTED
@@ -102,7 +103,16 @@ async def ingest_events(
         )
         for _, e in checked
     ]
+    room = [row for row in rows if row[4] is not None and row[1] in rollups.ROOM_TYPES]
+    stored_before = await _stored_client_ids(session, shop_id, room)
     inserted = await insert_event_rows(session, rows)
+    if room:
+        # The live dashboard's rollups take the room events now, in this transaction.
+        await rollups.fold_ingested(
+            session,
+            shop_id=shop_id,
+            rows=[row for row in room if row[9] is None or row[9] not in stored_before],
+        )
     result.accepted = inserted
     result.duplicates += len(rows) - inserted
     result.errors.sort(key=lambda error: error["index"])
@@ -111,6 +121,19 @@ async def ingest_events(
     if inserted:
         after_commit(session, lambda: EVENTS_INGESTED.inc(inserted))
     return result
+
+
+async def _stored_client_ids(session: AsyncSession, shop_id: int, rows: list[Row]) -> set[str]:
+    """The client event ids of these rows already stored (duplicates the insert will skip).
+    Two batches carrying one new id at the same instant can both fold it: the one gap left."""
+    ids = sorted({row[9] for row in rows if row[9] is not None})
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        statement = select(Event.client_event_id).where(
+            Event.shop_id == shop_id, Event.client_event_id.in_(ids[start : start + 500])
+        )
+        found.update(str(value) for (value,) in await session.execute(statement))
+    return found
 
 
 async def _attach_customers(
@@ -340,6 +363,7 @@ async def delete_customer_events(
         .where(Event.shop_id == shop_id, Event.customer_id.in_(list(customer_ids)))
         .execution_options(synchronize_session=False)
     )
+    await rollups.mark_shop_for_rebuild(session, shop_id=shop_id)
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -363,4 +387,6 @@ async def shift_events(
         found.occurred_at = found.occurred_at + shift
         moved += 1
     await session.flush()
+    if moved:
+        await rollups.mark_shop_for_rebuild(session, shop_id=shop_id)
     return moved

@@ -26,8 +26,8 @@ Analyst = Annotated[Actor, console_requires(P.ANALYTICS_READ)]
 
 DASHBOARD_SOURCE_LABELS = {
     **SOURCE_LABELS,
-    service.BROADCAST_SOURCE: N_("Broadcasts"),
-    service.REMINDER_SOURCE: N_("Reminders"),
+    service.rollups.BROADCAST_SOURCE: N_("Broadcasts"),
+    service.rollups.REMINDER_SOURCE: N_("Reminders"),
 }
 # Strings realtime.js shows, translated with the page.
 SCRIPT_TEXTS = {

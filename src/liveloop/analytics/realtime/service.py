@@ -11,7 +11,7 @@ customers / viewers. Added for the dashboard:
   second behind); 0 once the session is off air. The peak is never below it.
 - new / returning viewers: returning = entered an earlier live session of this shop (a
   `live_enter` of another session before this one started); new = every other viewer.
-- comments in the last minute: shown comments in (now - 60 s, now].
+- comments in the last minute: shown comments in the 60 whole seconds up to now's.
 - per-minute series: viewers in the room (the report's retention curve), comments, orders
   placed (by created_at) and GMV (by paid_at), minute 0 starting at started_at.
 - traffic sources: entries by viewers' share links, broadcast and reminder links (`bc-…`,
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from liveloop.analytics.consumption import PRODUCT_CLICK_EVENT, _totals, paid_order, session_orders
 from liveloop.analytics.expressions import epoch_floor, epoch_of, json_text, ratio, viewer_key
 from liveloop.analytics.interaction import LIKE_EVENT, _shown_comment
+from liveloop.analytics.realtime import rollups
 from liveloop.analytics.service import load_live_session, report_window
 from liveloop.analytics.viewing import (
     DIRECT_SOURCE,
@@ -51,11 +52,8 @@ from liveloop.live.models import (
     LiveStatus,
 )
 
-CART_EVENT = "add_to_cart"
-BROADCAST_SOURCE = "broadcast"
-REMINDER_SOURCE = "reminder"
-# Source-code prefixes of the shop's own messages (outreach.broadcasts, outreach.consent).
-MESSAGE_PREFIXES = ((BROADCAST_SOURCE, "bc-"), (REMINDER_SOURCE, "rm-"))
+CART_EVENT = rollups.CART_EVENT
+MESSAGE_PREFIXES = rollups.MESSAGE_PREFIXES
 
 
 async def _one(session: AsyncSession, statement: Any) -> Any:
@@ -152,9 +150,9 @@ async def _interactions(
     (the report reads them one figure at a time: a refresh cannot afford four scans)."""
     comment = Event.type == COMMENT_EVENT
     shown = and_(comment, _shown_comment())
-    recent = and_(
-        shown, Event.occurred_at > now - dt.timedelta(minutes=1), Event.occurred_at <= now
-    )
+    now_second = epoch_of(now)
+    second = epoch_floor(Event.occurred_at)
+    recent = and_(shown, second > now_second - 60, second <= now_second)
     likes = func.coalesce(Event.properties["count"].as_integer(), 0)
     offset = epoch_floor(Event.occurred_at) - window.start
     on_air = case((and_(offset >= 0, offset < window.end - window.start), 1), else_=0)
@@ -350,20 +348,99 @@ def _session_facts(live_session: LiveSession, starts: dt.datetime, ends: dt.date
     }
 
 
+async def _from_rollups(
+    session: AsyncSession, live_session: LiveSession, window: Window, now: dt.datetime
+) -> tuple[int, int, Stays, Interactions, dict[str, Any]]:
+    """What `build_snapshot` reads from the events, read from the session's rollups."""
+    state = await rollups.fresh_state(session, live_session)
+    live_session_id = live_session.id
+    found = await rollups.stays(session, live_session_id, window.start, window.end)
+    stays = Stays(found.open_at_end, found.peak, found.seconds, found.curve)
+    counts = dict.fromkeys(
+        ("comments", "comments_last_minute", "likes", "product_clicks", "add_to_cart"), 0
+    )
+    per_product: dict[tuple[int, str], int] = {}
+    for kind, product_id, number, shown, likes in await rollups.counts(session, live_session_id):
+        counts["comments"] += shown
+        counts["likes"] += likes
+        if kind == PRODUCT_CLICK_EVENT:
+            counts["product_clicks"] += number
+        elif kind == CART_EVENT:
+            counts["add_to_cart"] += number
+        if product_id and kind in (PRODUCT_CLICK_EVENT, CART_EVENT):
+            per_product[(product_id, kind)] = per_product.get((product_id, kind), 0) + number
+    now_second = epoch_of(now)
+    counts["comments_last_minute"] = await rollups.comments_between(
+        session, live_session_id, now_second - 60, now_second
+    )
+    series = await rollups.comments_per_minute(session, live_session_id, window.start, window.end)
+    interactions = Interactions(counts, series, per_product)
+    sources = await _rollup_sources(session, live_session)
+    return state.viewers, state.returning_viewers, stays, interactions, sources
+
+
+async def _rollup_sources(session: AsyncSession, live_session: LiveSession) -> dict[str, Any]:
+    rows = await rollups.sources(session, live_session.id)
+    channels = sorted(
+        (
+            {"source": key, "visits": visits, "viewers": viewers}
+            for dimension, key, visits, viewers in rows
+            if dimension == rollups.KIND
+        ),
+        key=lambda row: (-row["visits"], row["source"]),
+    )
+    by_link = {int(key): (visits, viewers) for d, key, visits, viewers in rows if d == rollups.LINK}
+    links = []
+    if by_link:
+        found = await session.execute(
+            select(
+                LiveEntryLink.id, LiveEntryLink.channel, LiveEntryLink.label, LiveEntryLink.code
+            ).where(
+                LiveEntryLink.shop_id == live_session.shop_id,
+                LiveEntryLink.id.in_(sorted(by_link)),
+            )
+        )
+        for link_id, channel, label, code in found:
+            visits, viewers = by_link[int(link_id)]
+            links.append(
+                {"link_id": int(link_id), "channel": channel, "label": label, "code": code,
+                 "visits": visits, "viewers": viewers}
+            )  # fmt: skip
+        links.sort(key=lambda row: (-row["visits"], row["link_id"]))
+    return {"channels": channels, "links": links}
+
+
+async def _from_events(
+    session: AsyncSession, live_session: LiveSession, window: Window, now: dt.datetime
+) -> tuple[int, int, Stays, Interactions, dict[str, Any]]:
+    shop_id, live_session_id = live_session.shop_id, live_session.id
+    starts, _ = report_window(live_session, now)
+    merged = merged_visits(shop_id, live_session_id, window)
+    viewers, returning = await _viewers(session, shop_id, live_session_id, starts)
+    stays = await _stays(session, merged, window)
+    interactions = await _interactions(session, shop_id, live_session_id, window, now)
+    sources = await _sources(session, shop_id, live_session_id)
+    return viewers, returning, stays, interactions, sources
+
+
 async def build_snapshot(
     *,
     session: AsyncSession,
     live_session: LiveSession,
     now: dt.datetime,
     room_online: int | None = None,
+    from_events: bool = False,
 ) -> dict[str, Any]:
+    """The snapshot, its room figures read from the session's rollups (rebuilt first where
+    they cannot be trusted); `from_events` computes them from the raw events instead, the
+    reference the rollups are tested against (and what they cost without them)."""
     shop_id, live_session_id = live_session.shop_id, live_session.id
     starts, ends = report_window(live_session, now)
     window = Window(epoch_of(starts), epoch_of(ends))
-    merged = merged_visits(shop_id, live_session_id, window)
-    viewers, returning = await _viewers(session, shop_id, live_session_id, starts)
-    stays = await _stays(session, merged, window)
-    interactions = await _interactions(session, shop_id, live_session_id, window, now)
+    read = _from_events if from_events else _from_rollups
+    viewers, returning, stays, interactions, sources = await read(
+        session, live_session, window, now
+    )
     online, online_source = 0, "room"
     if live_session.status == LiveStatus.LIVE.value:
         if room_online is None:
@@ -411,7 +488,7 @@ async def build_snapshot(
         "figures": figures,
         "series": series,
         "products": await _products(session, shop_id, live_session_id, interactions.per_product),
-        "sources": await _sources(session, shop_id, live_session_id),
+        "sources": sources,
     }
 
 
