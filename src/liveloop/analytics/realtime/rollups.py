@@ -14,7 +14,7 @@ one thing a fold cannot know is the future: a viewer's `returning` flag is decid
 are first seen (did they enter an earlier session before this one started?), so a session
 whose start moves (it goes on air) is rebuilt, and so is one whose rollups were never built
 (sessions from before the rollups, events written around `ingest_events`). `rebuild` reads
-every room event of the session again; `liveloop analytics rebuild-rollups` runs it.
+every room event of the session again; the dashboard's next read runs it (`fresh_state`).
 
 Stays follow `analytics.viewing`: a viewer's closed visits (`live_leave` with watch_seconds)
 and, while they have more entries than leaves, one open visit from their latest entry, merged
