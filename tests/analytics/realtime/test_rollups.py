@@ -246,3 +246,16 @@ async def test_events_of_another_shops_session_fold_nowhere(session, shop, other
         select(func.count()).where(LiveRollupState.shop_id == other_shop.id)
     )
     assert states == 0
+
+
+async def test_a_rebuild_that_waited_on_another_does_not_run_again(session, shop) -> None:  # type: ignore[no-untyped-def]
+    room = await Room(session, shop).setup()
+    await room.ingest([room.item("live_enter", room.viewers[0], 10)])
+    await both(session, room.live, room.t0 + dt.timedelta(seconds=60))  # built here
+    built_at = (await state_of(session, room.live)).rebuilt_at
+    await rollups.rebuild(session, shop_id=shop.id, live_session_id=room.live.id, force=False)
+    assert (await state_of(session, room.live)).rebuilt_at == built_at
+    await rollups.mark_shop_for_rebuild(session, shop_id=shop.id)
+    await rollups.rebuild(session, shop_id=shop.id, live_session_id=room.live.id, force=False)
+    state = await state_of(session, room.live)
+    assert state.rebuilt_at != built_at and not state.needs_rebuild and state.viewers == 1

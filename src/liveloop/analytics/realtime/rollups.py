@@ -497,10 +497,16 @@ _ROLLUP_MODELS = (
 )
 
 
-async def rebuild(session: AsyncSession, *, shop_id: int, live_session_id: int) -> None:
-    """Throw the session's rollups away and fold every room event of it again."""
+async def rebuild(
+    session: AsyncSession, *, shop_id: int, live_session_id: int, force: bool = True
+) -> None:
+    """Throw the session's rollups away and fold every room event of it again; unless
+    `force`, only when they still need it once the state is locked (two dashboards opening
+    at once wait for one rebuild, not one each)."""
     facts = (await _session_facts(session, shop_id, [live_session_id]))[live_session_id]
     state = (await _locked_states(session, shop_id, [live_session_id]))[live_session_id]
+    if not force and not state.needs_rebuild and state.starts_epoch == facts.starts_epoch:
+        return
     for model in _ROLLUP_MODELS:
         await session.execute(delete(model).where(model.live_session_id == live_session_id))
     state.viewers = state.returning_viewers = 0
@@ -537,7 +543,9 @@ async def fresh_state(session: AsyncSession, live_session: LiveSession) -> LiveR
     starts = window_start(live_session.started_at, live_session.planned_start)
     state = await session.get(LiveRollupState, live_session.id, populate_existing=True)
     if state is None or state.needs_rebuild or state.starts_epoch != math.floor(starts.timestamp()):
-        await rebuild(session, shop_id=live_session.shop_id, live_session_id=live_session.id)
+        await rebuild(
+            session, shop_id=live_session.shop_id, live_session_id=live_session.id, force=False
+        )
         state = await session.get(LiveRollupState, live_session.id)
         assert state is not None
     return state
