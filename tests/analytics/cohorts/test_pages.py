@@ -344,6 +344,7 @@ async def test_an_analyst_reads_figures_but_enters_no_cost(
     page = await client.get("/console/analytics/value", params=RANGE)
     assert page.status_code == 200
     assert 'id="cost-form"' not in page.text and "data-delete-cost" not in page.text
+    assert "data-edit-cost" not in page.text
     assert f'<tr data-cost="{cost.id}"' in page.text
     sent = await post_form(client, "/console/analytics/value/costs", {
         **RANGE, "kind": "ads", "amount": "1", "spent_on": "2026-01-10", "channel": "wecom"})  # fmt: skip
@@ -359,3 +360,64 @@ def test_default_range_is_the_last_months() -> None:
 
     assert _months_back(dt.date(2026, 3, 15), 6) == dt.date(2025, 10, 1)
     assert _months_back(dt.date(2026, 12, 31), 1) == dt.date(2026, 12, 1)
+
+
+async def test_edit_a_cost_in_the_form(session, shop, other_shop, console, value_shop) -> None:  # type: ignore[no-untyped-def]
+    cost = await value.do_create_cost(session=session, shop_id=shop.id, data=value.CostIn(
+        kind="ads", amount_fen=500, spent_on="2026-02-01", channel="wecom", note="朋友圈"))  # fmt: skip
+    theirs = await value.do_create_cost(session=session, shop_id=other_shop.id, data=value.CostIn(
+        kind="ads", amount_fen=1, spent_on="2026-02-01", channel="wecom"))  # fmt: skip
+    listed = await console.get("/console/analytics/value", params=RANGE)
+    assert f'data-edit-cost="{cost.id}"' in listed.text
+    page = await console.get(f"/console/analytics/value/costs/{cost.id}/edit", params=RANGE)
+    assert page.status_code == 200
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*id="cost-form"[^>]*>', page.text)
+    assert form and form.group(1) == f"/console/analytics/value/costs/{cost.id}"
+    assert 'value="5.00"' in page.text and 'value="2026-02-01"' in page.text
+    assert 'value="朋友圈"' in page.text and 'value="wecom"' in page.text
+
+    wrong = await post_form(console, f"/console/analytics/value/costs/{cost.id}", {
+        **RANGE, "kind": "ads", "amount": "8.001", "spent_on": "2026-02-03", "channel": "wecom"})  # fmt: skip
+    assert wrong.status_code == 422 and "at most two decimals" in wrong.text
+    assert f'data-editing="{cost.id}"' in wrong.text and 'value="8.001"' in wrong.text
+    saved = await post_form(console, f"/console/analytics/value/costs/{cost.id}", {
+        **RANGE, "kind": "anchor_fee", "amount": "8.50", "spent_on": "2026-02-03",
+        "channel": "wecom", "note": ""})  # fmt: skip
+    assert saved.status_code == 303
+    assert saved.headers["location"] == "/console/analytics/value?start=2026-01-01&end=2026-04-30"
+    await session.refresh(cost)
+    assert (cost.kind, cost.amount_fen, cost.spent_on.isoformat(), cost.note) == (
+        "anchor_fee",
+        850,
+        "2026-02-03",
+        "",
+    )
+    entry = (
+        await session.execute(
+            select(AuditEntry).where(AuditEntry.action == "analytics.cost.update")
+        )
+    ).scalar_one()
+    assert (
+        entry.details["before"]["amount_fen"] == 500 and entry.details["after"]["amount_fen"] == 850
+    )
+
+    assert (
+        await console.get(f"/console/analytics/value/costs/{theirs.id}/edit")
+    ).status_code == 404
+    refused = await post_form(console, f"/console/analytics/value/costs/{theirs.id}", {
+        **RANGE, "kind": "ads", "amount": "9", "spent_on": "2026-02-03", "channel": "wecom"})  # fmt: skip
+    assert refused.status_code == 404
+    await session.refresh(theirs)
+    assert theirs.amount_fen == 1
+
+
+async def test_an_analyst_cannot_edit_a_cost(anon_client, session, shop, value_shop) -> None:  # type: ignore[no-untyped-def]
+    cost = await value.do_create_cost(session=session, shop_id=shop.id, data=value.CostIn(
+        kind="ads", amount_fen=500, spent_on="2026-02-01", channel="wecom"))  # fmt: skip
+    client = await as_role(anon_client, session, shop, "analyst")
+    assert (await client.get(f"/console/analytics/value/costs/{cost.id}/edit")).status_code == 403
+    sent = await post_form(client, f"/console/analytics/value/costs/{cost.id}", {
+        **RANGE, "kind": "ads", "amount": "9", "spent_on": "2026-02-03", "channel": "wecom"})  # fmt: skip
+    assert sent.status_code == 403
+    await session.refresh(cost)
+    assert cost.amount_fen == 500

@@ -29,7 +29,7 @@ from liveloop.shops.permissions import Permission as P
 from liveloop.shops.service import Actor
 from liveloop.web.console import console_router, form_error_text, redirect
 from liveloop.web.i18n import N_, translate
-from liveloop.web.templating import flash, render
+from liveloop.web.templating import fen_to_yuan, flash, render
 
 router = APIRouter(include_in_schema=False)
 pages = console_router(prefix="/console/analytics")
@@ -335,6 +335,7 @@ async def _value_page(
     *,
     cost_form: dict[str, str] | None = None,
     cost_error: str | None = None,
+    editing: int | None = None,
 ) -> HTMLResponse:
     if not start and not end:
         end_day = await _today(session, actor.shop_id)
@@ -370,6 +371,7 @@ async def _value_page(
             "affiliates": affiliates.all() if can_enter else [],
             "cost_form": cost_form or {"spent_on": end or ""},
             "cost_error": cost_error,
+            "editing": editing,
         },
         status_code=422 if error or cost_error else 200,
     )
@@ -436,6 +438,62 @@ async def create_cost(
         target_id=cost.id, details=value.cost_out(cost),
     )  # fmt: skip
     flash(request, translate(request, N_("The cost was entered.")))
+    return redirect(_back_to_value(start, end))
+
+
+def _cost_form(cost: ValueCost) -> dict[str, str]:
+    """A stored cost as the form shows it (amount in yuan)."""
+    return {
+        "kind": cost.kind,
+        "amount": fen_to_yuan(cost.amount_fen),
+        "spent_on": cost.spent_on.isoformat(),
+        "live_session_id": "" if cost.live_session_id is None else str(cost.live_session_id),
+        "broadcast_id": "" if cost.broadcast_id is None else str(cost.broadcast_id),
+        "affiliate_id": "" if cost.affiliate_id is None else str(cost.affiliate_id),
+        "channel": cost.channel or "",
+        "note": cost.note,
+    }
+
+
+@pages.get("/value/costs/{cost_id}/edit", response_class=HTMLResponse)
+async def edit_cost_page(
+    request: Request,
+    cost_id: int,
+    session: DbSession,
+    actor: Analyst,
+    editor: CostEditor,
+    start: Annotated[str | None, Query()] = None,
+    end: Annotated[str | None, Query()] = None,
+) -> HTMLResponse:
+    """The value page with the cost form filled with this cost, saving over it."""
+    cost = await value.access_cost(session=session, shop_id=editor.shop_id, cost_id=cost_id)
+    return await _value_page(
+        request, session, actor, start, end, cost_form=_cost_form(cost), editing=cost.id
+    )
+
+
+@pages.post("/value/costs/{cost_id}", response_class=HTMLResponse)
+async def update_cost(
+    request: Request, cost_id: int, session: DbSession, actor: Analyst, editor: CostEditor
+) -> Response:
+    cost = await value.access_cost(session=session, shop_id=editor.shop_id, cost_id=cost_id)
+    before = value.cost_out(cost)
+    form = {k: str(v).strip() for k, v in (await request.form()).items() if k != "csrf_token"}
+    start, end = form.pop("start", ""), form.pop("end", "")
+    try:
+        cost = await value.do_update_cost(
+            session=session, shop_id=editor.shop_id, cost_id=cost_id, data=_cost_in(form)
+        )
+    except FormErrors as problem:
+        return await _value_page(
+            request, session, actor, start, end, cost_form=form,
+            cost_error=form_error_text(problem), editing=cost_id,
+        )  # fmt: skip
+    await shops_service.record_audit(
+        session=session, actor=editor, action="analytics.cost.update", target_type="value_cost",
+        target_id=cost.id, details={"before": before, "after": value.cost_out(cost)},
+    )  # fmt: skip
+    flash(request, translate(request, N_("The cost was saved.")))
     return redirect(_back_to_value(start, end))
 
 
