@@ -4,6 +4,7 @@ the viewer sees they are on mic (the room shows the guest)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -50,8 +51,14 @@ async def test_viewer_asks_the_anchor_accepts_and_the_viewer_is_on_mic(
             await expect(anchor.locator("#connection-state")).to_have_attribute(
                 "data-state", "live"
             )
+            # The panel ignores clicks until it has loaded the mic's state (and loading resets
+            # the select), so wait for it; then wait for the opened mic, not a default view.
+            await expect(anchor.locator("#mic-status")).not_to_be_empty()
             await anchor.select_option("#mic-max-guests", "2")
             await anchor.click("#mic-toggle")
+            await expect(anchor.locator("#mic-toggle")).not_to_have_class(
+                re.compile(r"\bprimary\b")
+            )
             await expect(anchor.locator("#mic-guests-empty")).to_be_visible()
 
             await viewer.goto(f"{base}/live/{shop_server['code']}")

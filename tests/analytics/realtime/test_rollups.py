@@ -11,25 +11,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from liveloop.analytics.realtime import rollups, service
+from liveloop.analytics.realtime import rollups, service, tasks
 from liveloop.analytics.realtime.models import LiveRollupSecond, LiveRollupState, LiveRollupViewer
 from liveloop.core.database import utcnow
+from liveloop.core.jobs import queue
 from liveloop.events import service as events_service
 from liveloop.live import service as live_service
 from liveloop.live.schemas import EntryLinkCreate
 from liveloop.shops.service import system_actor
 from tests import factories
 from tests.factories.live import make_live_session
+from tests.factories.shops import drop_shop
 
 SOURCES = [{}, {"share_code": "s1"}, {"source_code": "bc-1-2"}, {"source_code": "rm-start"},
            {"source_code": "LINK"}, {"source_code": "unknown"}]  # fmt: skip
 
 
-async def both(session: Any, live: Any, now: dt.datetime) -> tuple[Any, Any]:
+async def both(
+    session: Any, live: Any, now: dt.datetime, read_from: str = "rollups"
+) -> tuple[Any, Any]:
     folded = await service.build_snapshot(session=session, live_session=live, now=now)
     raw = await service.build_snapshot(
         session=session, live_session=live, now=now, from_events=True
     )
+    assert (folded.pop("read_from"), raw.pop("read_from")) == (read_from, "events")
     return folded, raw
 
 
@@ -259,3 +264,73 @@ async def test_a_rebuild_that_waited_on_another_does_not_run_again(session, shop
     await rollups.rebuild(session, shop_id=shop.id, live_session_id=room.live.id, force=False)
     state = await state_of(session, room.live)
     assert state.rebuilt_at != built_at and not state.needs_rebuild and state.viewers == 1
+
+
+async def test_a_big_sessions_rollups_are_rebuilt_by_a_job_meanwhile_read_from_events(
+    session, shop, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(rollups, "INLINE_REBUILD_EVENTS", 2)
+    room = await Room(session, shop).setup()
+    a, b, g1, _ = room.viewers
+    await room.ingest([room.item("live_enter", a, 10), room.item("live_enter", b, 20),
+                       room.item("live_like", g1, 30, count=2)])  # fmt: skip
+    later = room.t0 + dt.timedelta(seconds=60)
+    folded, raw = await both(session, room.live, later, read_from="rebuilding")
+    assert folded == raw and folded["figures"]["viewers"] == 2
+    state = await state_of(session, room.live)
+    assert state.needs_rebuild and state.rebuild_queued_at is not None
+    queued_at = state.rebuild_queued_at
+    await both(session, room.live, later, read_from="rebuilding")  # queued once, not per read
+    assert not await rollups.claim_rebuild(session, room.live)
+    assert (await state_of(session, room.live)).rebuild_queued_at == queued_at
+
+    run = tasks.rebuild_rollups.run
+    assert await run(session=session, shop_id=shop.id, live_session_id=room.live.id) is True
+    assert await run(session=session, shop_id=shop.id, live_session_id=room.live.id) is False
+    folded, raw = await both(session, room.live, later)
+    assert folded == raw and folded["figures"]["likes"] == 2
+
+    await rollups.mark_shop_for_rebuild(session, shop_id=shop.id)  # the last one is done
+    assert await rollups.claim_rebuild(session, room.live)
+    state = await state_of(session, room.live)
+    state.rebuild_queued_at = utcnow() - rollups.REQUEUE_AFTER - dt.timedelta(seconds=1)
+    await session.flush()  # a queued job that never ran is queued again
+    assert await rollups.claim_rebuild(session, room.live)
+
+
+async def test_the_rebuild_job_is_queued_after_the_reads_commit(database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Committed for real (the job is queued once the claim is committed): cleaned up after."""
+    monkeypatch.setattr(rollups, "INLINE_REBUILD_EVENTS", 0)
+    jobs: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(queue, "enqueue", lambda name, kwargs, **_: jobs.append((name, kwargs)))
+    async with database.unit_of_work() as session:
+        shop = await factories.make_shop(session, name="重建测试店")
+        live = await make_live_session(session, shop_id=shop.id, status="live")
+        await events_service.ingest_events(
+            session=session, shop_id=shop.id, mark_customers_active=False,
+            items=[{"type": "live_enter", "anonymous_id": "d:x", "live_session_id": live.id}],
+        )  # fmt: skip
+    try:
+        queued = []  # jobs queued (before, after) each read's commit: once, after the first
+        for _ in range(2):
+            async with database.unit_of_work() as session:
+                body = await service.realtime_snapshot(
+                    session=session, shop_id=shop.id, live_session_id=live.id
+                )
+                assert body["read_from"] == "rebuilding"
+                before = len(jobs)
+            queued.append((before, len(jobs)))
+        assert queued == [(0, 1), (1, 1)]
+        assert jobs == [
+            (tasks.rebuild_rollups.name, {"shop_id": shop.id, "live_session_id": live.id})
+        ]
+        async with database.unit_of_work() as session:
+            await tasks.rebuild_rollups.run(session=session, **jobs[0][1])
+        async with database.unit_of_work() as session:
+            body = await service.realtime_snapshot(
+                session=session, shop_id=shop.id, live_session_id=live.id
+            )
+        assert body["read_from"] == "rollups" and body["figures"]["viewers"] == 1
+    finally:
+        async with database.unit_of_work() as session:
+            await drop_shop(session, shop.id)

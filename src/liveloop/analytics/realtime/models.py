@@ -36,6 +36,9 @@ class LiveRollupState(ShopScoped, Base):
     viewers: Mapped[int] = mapped_column(Integer, default=0)
     returning_viewers: Mapped[int] = mapped_column(Integer, default=0)
     rebuilt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When a dashboard last asked the job queue for a rebuild (a big session is rebuilt by
+    # `tasks.rebuild_rollups`, not inside the read); due again once rebuilt, or if it was lost.
+    rebuild_queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

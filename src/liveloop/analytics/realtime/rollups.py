@@ -14,7 +14,11 @@ one thing a fold cannot know is the future: a viewer's `returning` flag is decid
 are first seen (did they enter an earlier session before this one started?), so a session
 whose start moves (it goes on air) is rebuilt, and so is one whose rollups were never built
 (sessions from before the rollups, events written around `ingest_events`). `rebuild` reads
-every room event of the session again; the dashboard's next read runs it (`fresh_state`).
+every room event of the session again. The dashboard's next read runs it when the session is
+small (`ready_state`: up to INLINE_REBUILD_EVENTS room events, about a second); a bigger one is
+rebuilt by a background job (`tasks.rebuild_rollups`, 137 s for 2,000,000 events) while the
+dashboard reads the raw events, exact but slower, and says so. The job holds the state row
+locked while it runs, so the session's folds wait for it (and then fold only their own events).
 
 Stays follow `analytics.viewing`: a viewer's closed visits (`live_leave` with watch_seconds)
 and, while they have more entries than leaves, one open visit from their latest entry, merged
@@ -64,6 +68,8 @@ REMINDER_SOURCE = "reminder"
 MESSAGE_PREFIXES = ((BROADCAST_SOURCE, "bc-"), (REMINDER_SOURCE, "rm-"))
 KIND, LINK = "kind", "link"
 REBUILD_CHUNK = 20_000
+INLINE_REBUILD_EVENTS = 10_000  # a rebuild this small runs inside the dashboard's read
+REQUEUE_AFTER = dt.timedelta(minutes=15)  # a queued rebuild not done by then was lost
 
 Island = tuple[int, int | None]  # (start, end) in epoch seconds; end None: still open
 
@@ -538,17 +544,88 @@ async def rebuild(
     await session.flush()
 
 
-async def fresh_state(session: AsyncSession, live_session: LiveSession) -> LiveRollupState:
-    """The session's rollup state, rebuilding the rollups first when they cannot be trusted."""
+async def state_of(session: AsyncSession, live_session_id: int) -> LiveRollupState | None:
+    return await session.get(LiveRollupState, live_session_id, populate_existing=True)
+
+
+def _trusted(state: LiveRollupState | None, live_session: LiveSession) -> bool:
     starts = window_start(live_session.started_at, live_session.planned_start)
-    state = await session.get(LiveRollupState, live_session.id, populate_existing=True)
-    if state is None or state.needs_rebuild or state.starts_epoch != math.floor(starts.timestamp()):
-        await rebuild(
-            session, shop_id=live_session.shop_id, live_session_id=live_session.id, force=False
+    return (
+        state is not None
+        and not state.needs_rebuild
+        and state.starts_epoch == math.floor(starts.timestamp())
+    )
+
+
+async def _room_events_over(session: AsyncSession, live_session: LiveSession, limit: int) -> bool:
+    """Whether the session has more than `limit` room events (counting no further)."""
+    some = (
+        select(Event.id)
+        .where(
+            Event.shop_id == live_session.shop_id,
+            Event.live_session_id == live_session.id,
+            Event.type.in_(sorted(ROOM_TYPES)),
         )
-        state = await session.get(LiveRollupState, live_session.id)
+        .limit(limit + 1)
+        .subquery()
+    )
+    return int(await session.scalar(select(func.count()).select_from(some)) or 0) > limit
+
+
+def rebuild_due(state: LiveRollupState, now: dt.datetime) -> bool:
+    """No rebuild is queued for the session: never asked, the last one is done, or it was lost."""
+    queued = state.rebuild_queued_at
+    return (
+        queued is None
+        or (state.rebuilt_at is not None and queued <= state.rebuilt_at)
+        or queued < now - REQUEUE_AFTER
+    )
+
+
+async def claim_rebuild(session: AsyncSession, live_session: LiveSession) -> bool:
+    """Mark the session's rebuild as queued, unless one already is; True: the caller queues it.
+    Two dashboards asking at once: one of them claims it."""
+    now = utcnow()
+    state = await state_of(session, live_session.id)
+    if state is None:
+        await _upsert(
+            session,
+            LiveRollupState,
+            [{"shop_id": live_session.shop_id, "live_session_id": live_session.id,
+              "needs_rebuild": True}],
+            ("live_session_id",),
+        )  # fmt: skip
+        state = await state_of(session, live_session.id)
         assert state is not None
-    return state
+    if not rebuild_due(state, now):
+        return False
+    stamp = LiveRollupState.rebuild_queued_at
+    seen = state.rebuild_queued_at
+    claimed = await session.execute(
+        update(LiveRollupState)
+        .where(
+            LiveRollupState.live_session_id == live_session.id,
+            stamp.is_(None) if seen is None else stamp == seen,
+        )
+        .values(rebuild_queued_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+async def ready_state(session: AsyncSession, live_session: LiveSession) -> LiveRollupState | None:
+    """The session's rollup state if its rollups can be read now, rebuilding them first when
+    they cannot be trusted and the session is small; None when they are rebuilt in the
+    background (`claim_rebuild` says whether this caller queues that rebuild)."""
+    state = await state_of(session, live_session.id)
+    if _trusted(state, live_session):
+        return state
+    if await _room_events_over(session, live_session, INLINE_REBUILD_EVENTS):
+        return None
+    await rebuild(
+        session, shop_id=live_session.shop_id, live_session_id=live_session.id, force=False
+    )
+    return await state_of(session, live_session.id)
 
 
 async def mark_shop_for_rebuild(session: AsyncSession, *, shop_id: int) -> None:

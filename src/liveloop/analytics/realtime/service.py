@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from liveloop.analytics.consumption import PRODUCT_CLICK_EVENT, _totals, paid_order, session_orders
 from liveloop.analytics.expressions import epoch_floor, epoch_of, json_text, ratio, viewer_key
 from liveloop.analytics.interaction import LIKE_EVENT, _shown_comment
-from liveloop.analytics.realtime import rollups
+from liveloop.analytics.realtime import rollups, tasks
 from liveloop.analytics.service import load_live_session, report_window
 from liveloop.analytics.viewing import (
     DIRECT_SOURCE,
@@ -350,9 +350,12 @@ def _session_facts(live_session: LiveSession, starts: dt.datetime, ends: dt.date
 
 async def _from_rollups(
     session: AsyncSession, live_session: LiveSession, window: Window, now: dt.datetime
-) -> tuple[int, int, Stays, Interactions, dict[str, Any]]:
-    """What `build_snapshot` reads from the events, read from the session's rollups."""
-    state = await rollups.fresh_state(session, live_session)
+) -> tuple[int, int, Stays, Interactions, dict[str, Any]] | None:
+    """What `build_snapshot` reads from the events, read from the session's rollups; None
+    while they are rebuilt in the background."""
+    state = await rollups.ready_state(session, live_session)
+    if state is None:
+        return None
     live_session_id = live_session.id
     found = await rollups.stays(session, live_session_id, window.start, window.end)
     stays = Stays(found.open_at_end, found.peak, found.seconds, found.curve)
@@ -433,14 +436,20 @@ async def build_snapshot(
 ) -> dict[str, Any]:
     """The snapshot, its room figures read from the session's rollups (rebuilt first where
     they cannot be trusted); `from_events` computes them from the raw events instead, the
-    reference the rollups are tested against (and what they cost without them)."""
+    reference the rollups are tested against (and what they cost without them). A big
+    session's rollups are rebuilt by a background job, and until it is done the figures are
+    the raw events' (`read_from`: "rebuilding"; otherwise "rollups" or "events")."""
     shop_id, live_session_id = live_session.shop_id, live_session.id
     starts, ends = report_window(live_session, now)
     window = Window(epoch_of(starts), epoch_of(ends))
-    read = _from_events if from_events else _from_rollups
-    viewers, returning, stays, interactions, sources = await read(
-        session, live_session, window, now
-    )
+    found = None if from_events else await _from_rollups(session, live_session, window, now)
+    read_from = "events" if from_events else "rollups"
+    if found is None:
+        if not from_events:
+            read_from = "rebuilding"
+            await tasks.rebuild_in_background(session, live_session)
+        found = await _from_events(session, live_session, window, now)
+    viewers, returning, stays, interactions, sources = found
     online, online_source = 0, "room"
     if live_session.status == LiveStatus.LIVE.value:
         if room_online is None:
@@ -484,6 +493,7 @@ async def build_snapshot(
     return {
         "live_session_id": live_session_id,
         "generated_at": now.isoformat(),
+        "read_from": read_from,
         "session": _session_facts(live_session, starts, ends),
         "figures": figures,
         "series": series,

@@ -124,6 +124,7 @@
       function (r) { return shown(r.viewers); },
     ], config.i18n.no_entries);
     document.getElementById("dashboard-generated").textContent = snapshot.generated_at.slice(11, 19);
+    document.getElementById("dashboard-rebuilding").hidden = snapshot.read_from !== "rebuilding";
     document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
   }
 
