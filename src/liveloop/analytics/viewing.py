@@ -11,6 +11,8 @@ so a person is never counted twice at the same moment nor their time twice.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,11 +164,13 @@ async def _curve(session: AsyncSession, merged: Any, window: Window) -> list[int
         rows = await session.execute(select(bucket, func.count()).group_by(bucket))
         for minute, number in rows:
             deltas[min(int(minute), minutes)] += sign * int(number)
-    curve, running = [], 0
-    for minute in range(minutes):
-        running += deltas[minute]
-        curve.append(running)
-    return curve
+    return curve_of(deltas, minutes)
+
+
+def curve_of(deltas: Sequence[int], minutes: int) -> list[int]:
+    """The per-minute curve from per-minute changes: the running total at minutes 0 .. minutes-1
+    (`deltas[m]`: stays starting minus stays ending from the whole minute m on)."""
+    return list(itertools.accumulate(deltas[:minutes]))
 
 
 async def _peak(session: AsyncSession, merged: Any) -> tuple[int, int | None]:

@@ -52,7 +52,7 @@ from liveloop.analytics.realtime.models import (
     LiveRollupState,
     LiveRollupViewer,
 )
-from liveloop.analytics.viewing import DIRECT_SOURCE, SHARE_SOURCE
+from liveloop.analytics.viewing import DIRECT_SOURCE, SHARE_SOURCE, curve_of
 from liveloop.core.database import utcnow
 from liveloop.events.models import Event
 from liveloop.live.conditions import COMMENT_EVENT, ENTER_EVENT, LEAVE_EVENT
@@ -641,17 +641,19 @@ async def mark_shop_for_rebuild(session: AsyncSession, *, shop_id: int) -> None:
 
 
 @dataclass(frozen=True)
-class StayFigures:
-    open_at_end: int
-    peak: int
-    seconds: int
-    curve: list[int]
+class Stays:
+    """What the viewers' stays in the room (merged visits, cut to the window) add up to."""
+
+    open_at_end: int  # stays cut at the end of the window: viewers still in the room
+    peak: int  # the most viewers in the room at once
+    seconds: int  # time in the room, summed over viewers
+    curve: list[int]  # viewers in the room at each whole minute (the report's retention)
 
 
-async def stays(session: AsyncSession, live_session_id: int, start: int, end: int) -> StayFigures:
+async def stays(session: AsyncSession, live_session_id: int, start: int, end: int) -> Stays:
     """`service._stays` from the per-second deltas, cut to the window [start, end]."""
     if end <= start:
-        return StayFigures(0, 0, 0, [])
+        return Stays(0, 0, 0, [])
     minutes = -(-(end - start) // 60)
     rows = await session.execute(
         select(LiveRollupSecond.second, LiveRollupSecond.delta)
@@ -672,11 +674,7 @@ async def stays(session: AsyncSession, live_session_id: int, start: int, end: in
         running += d
     peak = max(peak, running)
     seconds += running * (end - previous)
-    curve, total = [], 0
-    for minute in range(minutes):
-        total += deltas[minute]
-        curve.append(total)
-    return StayFigures(running, peak, seconds, curve)
+    return Stays(running, peak, seconds, curve_of(deltas, minutes))
 
 
 async def counts(

@@ -31,11 +31,13 @@ from liveloop.analytics.consumption import PRODUCT_CLICK_EVENT, _totals, paid_or
 from liveloop.analytics.expressions import epoch_floor, epoch_of, json_text, ratio, viewer_key
 from liveloop.analytics.interaction import LIKE_EVENT, _shown_comment
 from liveloop.analytics.realtime import rollups, tasks
+from liveloop.analytics.realtime.rollups import Stays
 from liveloop.analytics.service import load_live_session, report_window
 from liveloop.analytics.viewing import (
     DIRECT_SOURCE,
     SHARE_SOURCE,
     Window,
+    curve_of,
     merged_visits,
     session_events,
 )
@@ -64,16 +66,6 @@ async def _scalar(session: AsyncSession, statement: Any) -> int:
     return int((await session.execute(statement)).scalar_one_or_none() or 0)
 
 
-@dataclass(frozen=True)
-class Stays:
-    """What the viewers' stays in the room (merged visits, cut to the window) add up to."""
-
-    open_at_end: int  # stays cut at the end of the window: viewers still in the room
-    peak: int  # the most viewers in the room at once
-    seconds: int  # time in the room, summed over viewers
-    curve: list[int]  # viewers in the room at each whole minute (the report's retention)
-
-
 async def _stays(session: AsyncSession, merged: Any, window: Window) -> Stays:
     """The figures of viewing._peak, viewing._curve and watch_seconds_on_air in one pass:
     the stays are read once, as +1 at each start second and -1 at each end second, summed per
@@ -98,11 +90,7 @@ async def _stays(session: AsyncSession, merged: Any, window: Window) -> Stays:
             open_at_end -= d
         if minutes:
             deltas[min((t - window.start + 59) // 60, minutes)] += d
-    curve, running = [], 0
-    for minute in range(minutes):
-        running += deltas[minute]
-        curve.append(running)
-    return Stays(open_at_end, peak, seconds, curve)
+    return Stays(open_at_end, peak, seconds, curve_of(deltas, minutes))
 
 
 async def _viewers(
@@ -357,8 +345,7 @@ async def _from_rollups(
     if state is None:
         return None
     live_session_id = live_session.id
-    found = await rollups.stays(session, live_session_id, window.start, window.end)
-    stays = Stays(found.open_at_end, found.peak, found.seconds, found.curve)
+    stays = await rollups.stays(session, live_session_id, window.start, window.end)
     counts = dict.fromkeys(
         ("comments", "comments_last_minute", "likes", "product_clicks", "add_to_cart"), 0
     )
