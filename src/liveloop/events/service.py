@@ -104,14 +104,20 @@ async def ingest_events(
         for _, e in checked
     ]
     room = [row for row in rows if row[4] is not None and row[1] in rollups.ROOM_TYPES]
-    stored_before = await _stored_client_ids(session, shop_id, room)
+    keyed = any(row[9] is not None for row in room)
+    stored_before = await _stored_client_ids(session, shop_id, rows) if keyed else set()
     inserted = await insert_event_rows(session, rows)
     if room:
-        # The live dashboard's rollups take the room events now, in this transaction.
+        # The live dashboard's rollups take the room events now, in this transaction. Fewer
+        # rows inserted than were new a moment ago: a concurrent batch stored some of the same
+        # client ids first, and which of ours it took is not known, so the sessions are
+        # rebuilt instead (never folded twice).
+        new = [row for row in rows if row[9] is None or row[9] not in stored_before]
         await rollups.fold_ingested(
             session,
             shop_id=shop_id,
             rows=[row for row in room if row[9] is None or row[9] not in stored_before],
+            complete=inserted == len(new),
         )
     result.accepted = inserted
     result.duplicates += len(rows) - inserted
@@ -124,8 +130,7 @@ async def ingest_events(
 
 
 async def _stored_client_ids(session: AsyncSession, shop_id: int, rows: list[Row]) -> set[str]:
-    """The client event ids of these rows already stored (duplicates the insert will skip).
-    Two batches carrying one new id at the same instant can both fold it: the one gap left."""
+    """The client event ids of these rows already stored (duplicates the insert will skip)."""
     ids = sorted({row[9] for row in rows if row[9] is not None})
     found: set[str] = set()
     for start in range(0, len(ids), 500):

@@ -334,3 +334,26 @@ async def test_the_rebuild_job_is_queued_after_the_reads_commit(database, monkey
     finally:
         async with database.unit_of_work() as session:
             await drop_shop(session, shop.id)
+
+
+async def test_a_concurrent_duplicate_marks_the_session_for_rebuild_not_folded_twice(
+    session, shop, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Two batches with one new client id at once: both look before either has stored it,
+    so the second's insert skips a row it took for new (simulated: its look finds nothing)."""
+    room = await Room(session, shop).setup()
+    a = room.viewers[0]
+    await both(session, room.live, room.t0)
+    like = room.item("live_like", a, 5, count=3)
+    like["client_event_id"] = "like-1"
+    await room.ingest([like])
+    assert not (await state_of(session, room.live)).needs_rebuild
+
+    async def nothing_stored_yet(*_: Any) -> set[str]:
+        return set()
+
+    monkeypatch.setattr(events_service, "_stored_client_ids", nothing_stored_yet)
+    await room.ingest([dict(like), room.item("live_like", a, 6, count=1)])
+    assert (await state_of(session, room.live)).needs_rebuild
+    folded, raw = await both(session, room.live, room.t0 + dt.timedelta(seconds=60))
+    assert folded == raw and folded["figures"]["likes"] == 4
