@@ -35,13 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import delete, insert, select
 
 from liveloop.analytics import service
+from liveloop.analytics.audience import users_section
+from liveloop.analytics.consumption import consumption_section
+from liveloop.analytics.expressions import epoch_of
+from liveloop.analytics.interaction import interaction_section
+from liveloop.analytics.viewing import Window, viewing_section
 from liveloop.commerce.models import Order
 from liveloop.core.database import Database, utcnow
 from liveloop.core.jobs import queue
 from liveloop.core.logging import configure_logging
 from liveloop.core.settings import Settings
 from liveloop.events.models import Event
-from liveloop.live.models import LiveEntryLink
+from liveloop.live.models import LiveEntryLink, LiveSession
 from liveloop.live.schemas import EntryLinkCreate
 from liveloop.models import Base
 from liveloop.shops.models import Shop
@@ -145,6 +150,28 @@ async def seed(database: Database, viewers: int, events: int) -> tuple[int, int,
     return shop_id, live_id, time.perf_counter() - began
 
 
+async def section_times(database: Database, shop_id: int, live_id: int, uv: int) -> None:
+    """Each section of the report once, on its own: where the generation's time goes."""
+    async with database.sessionmaker() as session:
+        live = await session.get(LiveSession, live_id)
+        assert live is not None
+        starts, ends = service.report_window(live, utcnow())
+        window = Window(epoch_of(starts), epoch_of(ends))
+        ids = {"session": session, "shop_id": shop_id, "live_session_id": live_id}
+        sections = {
+            "viewing": lambda: viewing_section(**ids, window=window),
+            "interaction": lambda: interaction_section(**ids, window=window, uv=uv),
+            "consumption": lambda: consumption_section(**ids, uv=uv),
+            "users": lambda: users_section(**ids, starts=starts, ends=ends),
+        }
+        spent = []
+        for name, section in sections.items():
+            began = time.perf_counter()
+            await section()
+            spent.append(f"{name} {time.perf_counter() - began:.2f} s")
+    print("sections: " + ", ".join(spent))
+
+
 async def bench(url: str, viewers: int, events: int) -> None:
     configure_logging("warning")
     queue.configure(Settings(database_url=url, queue_backend="immediate", log_level="warning"))
@@ -170,6 +197,7 @@ async def bench(url: str, viewers: int, events: int) -> None:
               f"{statistics.median(times[1:]):.2f} s  (UV {viewing['uv']:,}, PV {viewing['pv']:,},"
               f" peak {viewing['peak_online']:,}, {len(viewing['retention'])} retention points,"
               f" {report.body['interaction']['comments']:,} comments)")  # fmt: skip
+        await section_times(database, shop_id, live_id, int(viewing["uv"]))
         print(f"load average {os.getloadavg()[0]:.2f}")
     finally:
         if shop_id is not None:

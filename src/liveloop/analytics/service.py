@@ -22,6 +22,7 @@ from liveloop.analytics.consumption import consumption_section
 from liveloop.analytics.expressions import epoch_of
 from liveloop.analytics.interaction import interaction_section
 from liveloop.analytics.models import LiveReport
+from liveloop.analytics.realtime import rollups
 from liveloop.analytics.viewing import Window, viewing_section
 from liveloop.core.database import get_scoped, utcnow
 from liveloop.core.errors import InvalidInput
@@ -58,7 +59,11 @@ async def build_live_report(
     starts, ends = report_window(live_session, now)
     window = Window(epoch_of(starts), epoch_of(ends))
     viewing = await viewing_section(
-        session=session, shop_id=shop_id, live_session_id=live_session_id, window=window
+        session=session,
+        shop_id=shop_id,
+        live_session_id=live_session_id,
+        window=window,
+        figures=await rollups.viewing_figures(session, live_session, window.start, window.end),
     )
     peak_at = viewing.pop("peak_at_epoch")
     viewing["peak_at"] = (

@@ -247,9 +247,23 @@ async def _sources(session: AsyncSession, shop_id: int, live_session_id: int) ->
     return {"channels": channels, "links": links}
 
 
-async def viewing_section(
-    *, session: AsyncSession, shop_id: int, live_session_id: int, window: Window
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ViewingFigures:
+    """What the report's viewing section reads from the room's stays (the rest: sources)."""
+
+    uv: int  # distinct viewers who entered or left
+    customers: int  # of them, customers (the rest are guests)
+    pv: int  # entries
+    on_air: list[int]  # seconds on air of each viewer with any, ascending
+    peak: int
+    peak_at: int | None  # epoch second the peak was first reached
+    retention: list[int]  # viewers in the room at each whole minute
+
+
+async def viewing_figures(
+    session: AsyncSession, shop_id: int, live_session_id: int, window: Window
+) -> ViewingFigures:
+    """From the raw events (analytics.realtime.rollups reads the same from its rollups)."""
     key = viewer_key()
     uv, customers = (
         await session.execute(
@@ -257,27 +271,43 @@ async def viewing_section(
             .where(session_events(shop_id, live_session_id, ENTER_EVENT, LEAVE_EVENT))
         )
     ).one()  # fmt: skip
-    uv, customers = int(uv), int(customers)
     on_air = await watch_seconds_on_air(session, shop_id, live_session_id, window)
-    total = sum(on_air)
     pv = await _scalar(
         session,
         select(func.count()).where(session_events(shop_id, live_session_id, ENTER_EVENT)),
     )
     merged = merged_visits(shop_id, live_session_id, window)
     peak, peak_at = await _peak(session, merged)
+    retention = await _curve(session, merged, window)
+    return ViewingFigures(int(uv), int(customers), pv, on_air, peak, peak_at, retention)
+
+
+async def viewing_section(
+    *,
+    session: AsyncSession,
+    shop_id: int,
+    live_session_id: int,
+    window: Window,
+    figures: ViewingFigures | None = None,
+) -> dict[str, Any]:
+    """The report's viewing section; `figures`: already read (from the rollups), else the
+    raw events are read."""
+    if figures is None:
+        figures = await viewing_figures(session, shop_id, live_session_id, window)
+    uv, pv, total = figures.uv, figures.pv, sum(figures.on_air)
+    peak_at = figures.peak_at
     return {
         "uv": uv,
-        "customer_viewers": customers,
-        "guest_viewers": uv - customers,
+        "customer_viewers": figures.customers,
+        "guest_viewers": uv - figures.customers,
         "pv": pv,
         "visits_per_viewer": ratio(pv, uv, 2),
         "watch_seconds_total": total,
         "watch_seconds_avg": ratio(total, uv, 1),
-        "watch_seconds_median": median_seconds(on_air, uv),
-        "peak_online": peak,
+        "watch_seconds_median": median_seconds(figures.on_air, uv),
+        "peak_online": figures.peak,
         "peak_at_epoch": peak_at,
         "peak_minute": None if peak_at is None else (peak_at - window.start) // 60,
-        "retention": await _curve(session, merged, window),
+        "retention": figures.retention,
         "sources": await _sources(session, shop_id, live_session_id),
     }

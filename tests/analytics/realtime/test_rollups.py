@@ -11,8 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from liveloop.analytics.expressions import epoch_of
 from liveloop.analytics.realtime import rollups, service, tasks
 from liveloop.analytics.realtime.models import LiveRollupSecond, LiveRollupState, LiveRollupViewer
+from liveloop.analytics.service import report_window
+from liveloop.analytics.viewing import Window, viewing_section
 from liveloop.core.database import utcnow
 from liveloop.core.jobs import queue
 from liveloop.events import service as events_service
@@ -36,6 +39,19 @@ async def both(
     )
     assert (folded.pop("read_from"), raw.pop("read_from")) == (read_from, "events")
     return folded, raw
+
+
+async def viewing_both(session: Any, live: Any, now: dt.datetime) -> tuple[Any, Any]:
+    """The post-live report's viewing section read from the rollups, and from the events."""
+    starts, ends = report_window(live, now)
+    window = Window(epoch_of(starts), epoch_of(ends))
+    figures = await rollups.viewing_figures(session, live, window.start, window.end)
+    assert figures is not None
+    ids = {"session": session, "shop_id": live.shop_id, "live_session_id": live.id}
+    return (
+        await viewing_section(**ids, window=window, figures=figures),
+        await viewing_section(**ids, window=window),
+    )
 
 
 async def state_of(session: Any, live: Any) -> LiveRollupState:
@@ -148,11 +164,19 @@ async def test_folded_rollups_equal_recomputation(session, shop, specs, cuts, re
         for at in read_at:
             folded, raw = await both(session, live, room.t0 + dt.timedelta(seconds=at))
             assert folded == raw
+            from_rollups, from_events = await viewing_both(
+                session, live, room.t0 + dt.timedelta(seconds=at)
+            )
+            assert from_rollups == from_events
     assert (await state_of(session, live)).rebuilt_at == built_at  # folds, never a rebuild
     live.ended_at = room.t0 + dt.timedelta(seconds=read_at[0])
     live.status = "ended"
     folded, raw = await both(session, live, room.t0 + dt.timedelta(seconds=2000))
     assert folded == raw
+    from_rollups, from_events = await viewing_both(
+        session, live, room.t0 + dt.timedelta(seconds=2000)
+    )
+    assert from_rollups == from_events
     await rollups.rebuild(session, shop_id=shop.id, live_session_id=live.id)
     assert await both(session, live, room.t0 + dt.timedelta(seconds=2000)) == (raw, raw)
 

@@ -52,7 +52,7 @@ from liveloop.analytics.realtime.models import (
     LiveRollupState,
     LiveRollupViewer,
 )
-from liveloop.analytics.viewing import DIRECT_SOURCE, SHARE_SOURCE, curve_of
+from liveloop.analytics.viewing import DIRECT_SOURCE, SHARE_SOURCE, ViewingFigures, curve_of
 from liveloop.core.database import utcnow
 from liveloop.events.models import Event
 from liveloop.live.conditions import COMMENT_EVENT, ENTER_EVENT, LEAVE_EVENT
@@ -648,6 +648,7 @@ class Stays:
     peak: int  # the most viewers in the room at once
     seconds: int  # time in the room, summed over viewers
     curve: list[int]  # viewers in the room at each whole minute (the report's retention)
+    peak_at: int | None = None  # the first second of the peak (read from the rollups only)
 
 
 async def stays(session: AsyncSession, live_session_id: int, start: int, end: int) -> Stays:
@@ -662,19 +663,52 @@ async def stays(session: AsyncSession, live_session_id: int, start: int, end: in
     )
     deltas = [0] * (minutes + 1)
     running = peak = seconds = 0
-    previous = start
+    previous, peak_at = start, None
     for t, d in rows:
-        if t > start:
-            peak = max(peak, running)
+        if t > start:  # `running` viewers were in from `previous` until t
+            if running > peak:
+                peak, peak_at = running, previous
             seconds += running * (t - previous)
             previous = t
             deltas[min((t - start + 59) // 60, minutes)] += d
         else:  # everything before the window is cut to its start
             deltas[0] += d
         running += d
-    peak = max(peak, running)
+    if running > peak:
+        peak, peak_at = running, previous
     seconds += running * (end - previous)
-    return Stays(running, peak, seconds, curve_of(deltas, minutes))
+    return Stays(running, peak, seconds, curve_of(deltas, minutes), peak_at)
+
+
+async def viewing_figures(
+    session: AsyncSession, live_session: LiveSession, start: int, end: int
+) -> ViewingFigures | None:
+    """`analytics.viewing.viewing_figures` (the post-live report's) from the rollups, for
+    the window [start, end]; None when they cannot be read now (rebuilt in the background)."""
+    if await ready_state(session, live_session) is None:
+        return None
+    rows = await session.execute(
+        select(
+            LiveRollupViewer.viewer, LiveRollupViewer.entries, LiveRollupViewer.leaves,
+            LiveRollupViewer.last_entry, LiveRollupViewer.visits,
+        ).where(LiveRollupViewer.live_session_id == live_session.id)
+    )  # fmt: skip
+    uv = customers = pv = 0
+    on_air: list[int] = []
+    for viewer, entries, leaves, last_entry, visits in rows:
+        uv += 1
+        customers += str(viewer).startswith("c:")
+        pv += int(entries)
+        closed = [(int(s), int(e)) for s, e in visits]
+        cut = [
+            (max(s, start), end if e is None else min(e, end))
+            for s, e in ViewerState(entries, leaves, last_entry, closed).islands()
+        ]
+        seconds = sum(e - s for s, e in merge(cut) if e is not None and e > s)
+        if seconds > 0:
+            on_air.append(seconds)
+    found = await stays(session, live_session.id, start, end)
+    return ViewingFigures(uv, customers, pv, sorted(on_air), found.peak, found.peak_at, found.curve)
 
 
 async def counts(
