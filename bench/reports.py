@@ -10,7 +10,10 @@ one of four entry links, some by a share link) and leaves, and the remaining eve
 comments (jieba cuts them), likes and product clicks spread over the session. A few hundred
 paid orders of the session are written too, so the consumption and users sections have rows
 to read. The report is then generated three times (each its own transaction; the first reads
-cold-ish pages). PostgreSQL from LIVELOOP_BENCH_DATABASE_URL (default
+cold-ish pages) and each section is timed once. The events were bulk-inserted around
+ingestion, so the session has no rollups and the viewing section reads the events; then the
+rollups are rebuilt (what ingestion would have kept all along) and the report is generated
+again, its viewing figures read from them, and compared with the first. PostgreSQL from LIVELOOP_BENCH_DATABASE_URL (default
 postgresql+asyncpg://postgres@127.0.0.1:5432/liveloop_bench_reports, created if missing); the
 bench shop's rows are deleted afterwards. Prints figures; asserts nothing.
 """
@@ -39,6 +42,7 @@ from liveloop.analytics.audience import users_section
 from liveloop.analytics.consumption import consumption_section
 from liveloop.analytics.expressions import epoch_of
 from liveloop.analytics.interaction import interaction_section
+from liveloop.analytics.realtime import rollups
 from liveloop.analytics.viewing import Window, viewing_section
 from liveloop.commerce.models import Order
 from liveloop.core.database import Database, utcnow
@@ -150,7 +154,9 @@ async def seed(database: Database, viewers: int, events: int) -> tuple[int, int,
     return shop_id, live_id, time.perf_counter() - began
 
 
-async def section_times(database: Database, shop_id: int, live_id: int, uv: int) -> None:
+async def section_times(
+    database: Database, shop_id: int, live_id: int, uv: int, *, from_rollups: bool = False
+) -> None:
     """Each section of the report once, on its own: where the generation's time goes."""
     async with database.sessionmaker() as session:
         live = await session.get(LiveSession, live_id)
@@ -158,8 +164,15 @@ async def section_times(database: Database, shop_id: int, live_id: int, uv: int)
         starts, ends = service.report_window(live, utcnow())
         window = Window(epoch_of(starts), epoch_of(ends))
         ids = {"session": session, "shop_id": shop_id, "live_session_id": live_id}
+
+        async def viewing() -> Any:
+            figures = None
+            if from_rollups:
+                figures = await rollups.viewing_figures(session, live, window.start, window.end)
+            return await viewing_section(**ids, window=window, figures=figures)
+
         sections = {
-            "viewing": lambda: viewing_section(**ids, window=window),
+            "viewing": viewing,
             "interaction": lambda: interaction_section(**ids, window=window, uv=uv),
             "consumption": lambda: consumption_section(**ids, uv=uv),
             "users": lambda: users_section(**ids, starts=starts, ends=ends),
@@ -172,7 +185,26 @@ async def section_times(database: Database, shop_id: int, live_id: int, uv: int)
     print("sections: " + ", ".join(spent))
 
 
-async def bench(url: str, viewers: int, events: int) -> None:
+async def generations(database: Database, shop_id: int, live_id: int, label: str) -> Any:
+    """Generate the report three times, each in its own transaction; the last body."""
+    times = []
+    for _ in range(3):
+        async with database.sessionmaker() as session:
+            began = time.perf_counter()
+            report = await service.generate_live_report(
+                session=session, shop_id=shop_id, live_session_id=live_id
+            )
+            await session.commit()
+            times.append(time.perf_counter() - began)
+    viewing = report.body["viewing"]
+    print(f"report generation, {label}: first {times[0]:.2f} s, then median "
+          f"{statistics.median(times[1:]):.2f} s  (UV {viewing['uv']:,}, PV {viewing['pv']:,},"
+          f" peak {viewing['peak_online']:,}, {len(viewing['retention'])} retention points,"
+          f" {report.body['interaction']['comments']:,} comments)")  # fmt: skip
+    return report.body
+
+
+async def bench(url: str, viewers: int, events: int, rebuild: bool) -> None:
     configure_logging("warning")
     queue.configure(Settings(database_url=url, queue_backend="immediate", log_level="warning"))
     database = Database(url)
@@ -183,21 +215,19 @@ async def bench(url: str, viewers: int, events: int) -> None:
         shop_id, live_id, loaded = await seed(database, viewers, events)
         print(f"\n{url.split('://')[0]}: {viewers:,} viewers, {events:,} events "
               f"(loaded in {loaded:.1f} s), {min(ORDERS, viewers)} orders")  # fmt: skip
-        times = []
-        for _ in range(3):
-            async with database.sessionmaker() as session:
+        body = await generations(database, shop_id, live_id, "from the events")
+        await section_times(database, shop_id, live_id, int(body["viewing"]["uv"]))
+        if rebuild:
+            async with database.unit_of_work() as session:
                 began = time.perf_counter()
-                report = await service.generate_live_report(
-                    session=session, shop_id=shop_id, live_session_id=live_id
-                )
-                await session.commit()
-                times.append(time.perf_counter() - began)
-        viewing = report.body["viewing"]
-        print(f"report generation: first {times[0]:.2f} s, then median "
-              f"{statistics.median(times[1:]):.2f} s  (UV {viewing['uv']:,}, PV {viewing['pv']:,},"
-              f" peak {viewing['peak_online']:,}, {len(viewing['retention'])} retention points,"
-              f" {report.body['interaction']['comments']:,} comments)")  # fmt: skip
-        await section_times(database, shop_id, live_id, int(viewing["uv"]))
+                await rollups.rebuild(session, shop_id=shop_id, live_session_id=live_id)
+            print(f"rollups rebuilt from the events: {time.perf_counter() - began:.1f} s "
+                  f"(once; ingestion keeps them from then on)")  # fmt: skip
+            folded = await generations(database, shop_id, live_id, "viewing from the rollups")
+            await section_times(
+                database, shop_id, live_id, int(body["viewing"]["uv"]), from_rollups=True
+            )
+            print(f"reports equal: {'yes' if folded == body else 'NO'}")
         print(f"load average {os.getloadavg()[0]:.2f}")
     finally:
         if shop_id is not None:
@@ -214,16 +244,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--skip-rollups", action="store_true", help="only the report from the raw events"
+    )
     args = parser.parse_args()
     if not args.skip_sqlite:
         url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'report_bench.db'}"
-        asyncio.run(bench(url, args.viewers, args.events))
+        asyncio.run(bench(url, args.viewers, args.events, not args.skip_rollups))
     if not args.skip_postgres:
         from bench.segments import ensure_database  # the dedicated database, created once
 
         url = os.environ.get("LIVELOOP_BENCH_DATABASE_URL", DEFAULT_PG)
         asyncio.run(ensure_database(url))
-        asyncio.run(bench(url, args.viewers, args.events))
+        asyncio.run(bench(url, args.viewers, args.events, not args.skip_rollups))
 
 
 if __name__ == "__main__":
