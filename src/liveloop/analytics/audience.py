@@ -11,6 +11,7 @@ community counts its members whose stay overlapped the session.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select, union_all
@@ -73,15 +74,6 @@ def people(shop_id: int, live_session_id: int) -> Any:
     )
 
 
-def _figures(group: Any, people_q: Any) -> Any:
-    return (
-        group,
-        func.coalesce(func.sum(people_q.c.viewer), 0),
-        func.coalesce(func.sum(people_q.c.buyer), 0),
-        func.coalesce(func.sum(people_q.c.gmv), 0),
-    )
-
-
 def _rows(result: Any) -> list[dict[str, Any]]:
     rows = [
         {"key": str(key), "viewers": int(v), "buyers": int(b), "gmv_fen": int(g)}
@@ -90,11 +82,15 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["viewers"], -r["buyers"], r["key"]))
 
 
-async def _breakdown(session: AsyncSession, people_q: Any, key: Any, joins: Any = None) -> Any:
-    statement = select(*_figures(key.label("key"), people_q)).select_from(people_q)
-    for target, on in joins or ():
-        statement = statement.outerjoin(target, on)
-    return _rows(await session.execute(statement.group_by(key)))
+def _tally(people_rows: list[Any], column: int) -> list[dict[str, Any]]:
+    """Viewers, buyers and GMV of the people by the key in `column` of their rows."""
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in people_rows:
+        figures = sums[str(row[column])]
+        figures[0] += int(row[0])
+        figures[1] += int(row[1])
+        figures[2] += int(row[2] or 0)
+    return _rows((key, v, b, g) for key, (v, b, g) in sums.items())
 
 
 async def _traffic(session: AsyncSession, shop_id: int, live_session_id: int) -> list[Any]:
@@ -163,8 +159,6 @@ async def users_section(
 ) -> dict[str, Any]:
     p = people(shop_id, live_session_id)
     joined = func.coalesce(Customer.first_seen_at, Customer.created_at)
-    on_customer = [(Customer, and_(Customer.id == p.c.customer_id, Customer.shop_id == shop_id))]
-    newness = case((joined >= starts, literal("new")), else_=literal("existing"))
     earlier = (
         select(Order.id)
         .where(
@@ -176,43 +170,44 @@ async def users_section(
         )
         .exists()
     )
-    buyer_kind = case((earlier, literal("returning")), else_=literal("first_purchase"))
-    buyers = await session.execute(
-        select(buyer_kind.label("k"), func.count(), func.coalesce(func.sum(p.c.gmv), 0))
-        .where(p.c.buyer == 1)
-        .group_by(buyer_kind)
-    )
-    buyer_rows = {str(k): {"buyers": int(n), "gmv_fen": int(g)} for k, n, g in buyers}
-    tier = func.coalesce(MemberTier.name, literal(NO_TIER))
-    tiers = await _breakdown(
-        session,
-        p,
-        tier,
-        [
-            (
+    # One row per person with every key they are broken down by (each join is one row per
+    # customer), so the session's events are grouped into people once, not once per table.
+    people_rows = (
+        await session.execute(
+            select(
+                p.c.viewer,
+                p.c.buyer,
+                p.c.gmv,
+                case((joined >= starts, literal("new")), else_=literal("existing")),
+                case(
+                    (p.c.buyer != 1, None),
+                    (earlier, literal("returning")),
+                    else_=literal("first_purchase"),
+                ),
+                func.coalesce(MemberTier.name, literal(NO_TIER)),
+                func.coalesce(CustomerLifecycle.stage, literal(UNKNOWN)),
+                func.coalesce(func.nullif(Customer.province, ""), literal(UNKNOWN)),
+            )
+            .select_from(p)
+            .outerjoin(Customer, and_(Customer.id == p.c.customer_id, Customer.shop_id == shop_id))
+            .outerjoin(
                 CustomerPoints,
                 and_(CustomerPoints.customer_id == p.c.customer_id, CustomerPoints.shop_id == shop_id),
-            ),
-            (MemberTier, MemberTier.id == CustomerPoints.tier_id),
-        ],
-    )  # fmt: skip
-    stages = await _breakdown(
-        session,
-        p,
-        func.coalesce(CustomerLifecycle.stage, literal(UNKNOWN)),
-        [
-            (
+            )
+            .outerjoin(MemberTier, MemberTier.id == CustomerPoints.tier_id)
+            .outerjoin(
                 CustomerLifecycle,
                 and_(
                     CustomerLifecycle.customer_id == p.c.customer_id,
                     CustomerLifecycle.shop_id == shop_id,
                 ),
             )
-        ],
-    )
-    regions = await _breakdown(
-        session, p, func.coalesce(func.nullif(Customer.province, ""), literal(UNKNOWN)), on_customer
-    )
+        )
+    ).all()  # fmt: skip
+    buyer_rows = {
+        row["key"]: {"buyers": row["buyers"], "gmv_fen": row["gmv_fen"]}
+        for row in _tally([row for row in people_rows if row[4] is not None], 4)
+    }
     member = and_(
         CommunityMember.shop_id == shop_id,
         CommunityMember.customer_id == p.c.customer_id,
@@ -238,14 +233,14 @@ async def users_section(
     ]
     communities.sort(key=lambda r: (-r["viewers"], -r["buyers"], r["community_id"]))
     return {
-        "customers": await _breakdown(session, p, newness, on_customer),
+        "customers": _tally(people_rows, 3),
         "buyers": {
             kind: buyer_rows.get(kind, {"buyers": 0, "gmv_fen": 0})
             for kind in ("first_purchase", "returning")
         },
         "traffic": await _traffic(session, shop_id, live_session_id),
-        "tiers": tiers,
-        "lifecycle": stages,
-        "regions": regions,
+        "tiers": _tally(people_rows, 5),
+        "lifecycle": _tally(people_rows, 6),
+        "regions": _tally(people_rows, 7),
         "communities": communities,
     }

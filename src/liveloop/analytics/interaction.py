@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, case, cast, func, literal, or_, select, union
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.analytics.expressions import epoch_floor, json_int, json_text, ratio, viewer_key
@@ -81,27 +81,20 @@ async def _questions(
 async def interaction_section(
     *, session: AsyncSession, shop_id: int, live_session_id: int, window: Window, uv: int
 ) -> dict[str, Any]:
-    comments, commenters = (
-        await session.execute(
-            select(func.count(), func.count(func.distinct(viewer_key()))).where(
-                session_events(shop_id, live_session_id, COMMENT_EVENT), _shown_comment()
-            )
-        )
-    ).one()
-    blocked = (
-        await session.execute(
-            select(func.count()).where(
-                session_events(shop_id, live_session_id, COMMENT_EVENT),
-                ~_shown_comment(),
-            )
-        )
-    ).scalar_one()
-    likes, likers = (
+    # One pass over the session's comments and likes for their counts and distinct people.
+    comment = Event.type == COMMENT_EVENT
+    shown = and_(comment, _shown_comment())
+    like = Event.type == LIKE_EVENT
+    key = viewer_key()
+    comments, commenters, blocked, likes, likers = (
         await session.execute(
             select(
-                func.coalesce(func.sum(json_int(Event.properties, "count")), 0),
-                func.count(func.distinct(viewer_key())),
-            ).where(session_events(shop_id, live_session_id, LIKE_EVENT))
+                func.count(case((shown, 1))),
+                func.count(func.distinct(case((shown, key)))),
+                func.count(case((and_(comment, ~_shown_comment()), 1))),
+                func.coalesce(func.sum(case((like, json_int(Event.properties, "count")))), 0),
+                func.count(func.distinct(case((like, key)))),
+            ).where(session_events(shop_id, live_session_id, COMMENT_EVENT, LIKE_EVENT))
         )
     ).one()
     sharers = (

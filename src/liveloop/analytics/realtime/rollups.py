@@ -34,7 +34,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, tuple_, update
@@ -148,6 +148,15 @@ class ViewerState:
         if self.entries > self.leaves and self.last_entry is not None:
             return merge([*self.visits, (self.last_entry, None)])
         return list(self.visits)
+
+
+@dataclass
+class Memo:
+    """What a rebuild has folded so far, kept in memory: it starts from empty rollups, so a
+    viewer (or a viewer's source) it has not seen yet is new, and nothing is looked up."""
+
+    viewers: dict[str, ViewerState] = field(default_factory=dict)
+    source_viewers: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 def _points(islands: Sequence[Island], sign: int, into: Counter[int]) -> None:
@@ -271,7 +280,11 @@ def _source_keys(
 
 
 async def _fold(
-    session: AsyncSession, facts: SessionFacts, state: LiveRollupState, events: list[RoomEvent]
+    session: AsyncSession,
+    facts: SessionFacts,
+    state: LiveRollupState,
+    events: list[RoomEvent],
+    memo: Memo | None = None,
 ) -> None:
     """Add the events to the session's rollups (the caller holds `state` locked)."""
     sid, shop_id = facts.live_session_id, facts.shop_id
@@ -310,9 +323,9 @@ async def _fold(
         add=("shown",),
     )
     if by_viewer:
-        await _fold_stays(session, facts, state, by_viewer)
+        await _fold_stays(session, facts, state, by_viewer, memo)
     if entries:
-        await _fold_sources(session, facts, entries)
+        await _fold_sources(session, facts, entries, memo)
 
 
 async def _fold_stays(
@@ -320,11 +333,14 @@ async def _fold_stays(
     facts: SessionFacts,
     state: LiveRollupState,
     by_viewer: dict[str, list[RoomEvent]],
+    memo: Memo | None = None,
 ) -> None:
     sid = facts.live_session_id
     viewers = sorted(by_viewer)
     states: dict[str, ViewerState] = {}
-    for part in _chunks(viewers):
+    if memo is not None:
+        states = {viewer: memo.viewers[viewer] for viewer in viewers if viewer in memo.viewers}
+    for part in _chunks(viewers) if memo is None else ():
         rows = await session.execute(
             select(
                 LiveRollupViewer.viewer, LiveRollupViewer.entries, LiveRollupViewer.leaves,
@@ -357,6 +373,8 @@ async def _fold_stays(
         new.visits = [(s, e) for s, e in merge(closed) if e is not None]
         _points(before, -1, deltas)
         _points(new.islands(), 1, deltas)
+        if memo is not None:
+            memo.viewers[viewer] = replace(new, new=False)
         written.append(
             {"shop_id": facts.shop_id, "live_session_id": sid, "viewer": viewer,
              "entries": new.entries, "leaves": new.leaves, "last_entry": new.last_entry,
@@ -385,7 +403,7 @@ async def _fold_stays(
 
 
 async def _fold_sources(
-    session: AsyncSession, facts: SessionFacts, entries: list[RoomEvent]
+    session: AsyncSession, facts: SessionFacts, entries: list[RoomEvent], memo: Memo | None = None
 ) -> None:
     sid = facts.live_session_id
     base = {"shop_id": facts.shop_id, "live_session_id": sid}
@@ -397,9 +415,11 @@ async def _fold_sources(
             visits[(dimension, key)] += 1
             pairs.add((dimension, key, event.viewer))
     seen: set[tuple[str, str, str]] = set()
+    if memo is not None:
+        seen = pairs & memo.source_viewers
     viewers = sorted({viewer for _, _, viewer in pairs})
     source = LiveRollupSourceViewer
-    for part in _chunks(viewers):
+    for part in _chunks(viewers) if memo is None else ():
         rows = await session.execute(
             select(source.dimension, source.key, source.viewer).where(
                 source.live_session_id == sid, source.viewer.in_(part)
@@ -407,6 +427,8 @@ async def _fold_sources(
         )
         seen.update((str(d), str(k), str(v)) for d, k, v in rows)
     added = sorted(pairs - seen)
+    if memo is not None:
+        memo.source_viewers.update(added)
     new_viewers = Counter((dimension, key) for dimension, key, _ in added)
     await _upsert(
         session,
@@ -526,7 +548,8 @@ async def rebuild(
         Event.type.in_(sorted(ROOM_TYPES)),
     )
     after: tuple[dt.datetime, int] | None = None
-    while True:  # in pages along the (shop, session, time) index, so memory stays flat
+    memo = Memo()  # one small state per viewer, not their events
+    while True:  # in pages along the (shop, session, time) index
         statement = select(*columns, Event.id).where(where)
         if after is not None:
             statement = statement.where(tuple_(Event.occurred_at, Event.id) > tuple_(*after))
@@ -534,7 +557,7 @@ async def rebuild(
         rows = (await session.execute(statement)).all()
         if not rows:
             break
-        await _fold(session, facts, state, [room_event(*row[:6]) for row in rows])
+        await _fold(session, facts, state, [room_event(*row[:6]) for row in rows], memo)
         after = (rows[-1][5], int(rows[-1][6]))
         if len(rows) < REBUILD_CHUNK:
             break
