@@ -37,12 +37,15 @@ def epoch_of(moment: dt.datetime) -> int:
     return int(moment.timestamp() // 1)
 
 
-def viewer_key() -> Any:
+def viewer_key(customer_id: Any = None, anonymous_id: Any = None) -> Any:
     """The room's viewer key of an event: "c:<customer id>", else the anonymous id (the room
-    writes a guest's "d:<device id>" there), so one person is one viewer however many tabs."""
+    writes a guest's "d:<device id>" there), so one person is one viewer however many tabs.
+    Of other columns holding the two (a subquery grouped by them) where given."""
+    customer = Event.customer_id if customer_id is None else customer_id
+    anonymous = Event.anonymous_id if anonymous_id is None else anonymous_id
     return case(
-        (Event.customer_id.is_not(None), literal("c:") + cast(Event.customer_id, String)),
-        else_=func.coalesce(Event.anonymous_id, ""),
+        (customer.is_not(None), literal("c:") + cast(customer, String)),
+        else_=func.coalesce(anonymous, ""),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select, union
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveloop.analytics.expressions import epoch_floor, json_int, json_text, ratio, viewer_key
@@ -81,22 +81,43 @@ async def _questions(
 async def interaction_section(
     *, session: AsyncSession, shop_id: int, live_session_id: int, window: Window, uv: int
 ) -> dict[str, Any]:
-    # One pass over the session's comments and likes for their counts and distinct people.
+    # One pass over the session's comments and likes, grouped by viewer (the key built on
+    # the grouped rows, not on every event): counts, who commented or liked, who interacted.
     comment = Event.type == COMMENT_EVENT
     shown = and_(comment, _shown_comment())
     like = Event.type == LIKE_EVENT
-    key = viewer_key()
-    comments, commenters, blocked, likes, likers = (
-        await session.execute(
-            select(
-                func.count(case((shown, 1))),
-                func.count(func.distinct(case((shown, key)))),
-                func.count(case((and_(comment, ~_shown_comment()), 1))),
-                func.coalesce(func.sum(case((like, json_int(Event.properties, "count")))), 0),
-                func.count(func.distinct(case((like, key)))),
-            ).where(session_events(shop_id, live_session_id, COMMENT_EVENT, LIKE_EVENT))
+    liked = json_int(Event.properties, "count")
+    grouped = (
+        select(
+            Event.customer_id.label("customer_id"),
+            Event.anonymous_id.label("anonymous_id"),
+            func.count(case((shown, 1))).label("shown"),
+            func.count(case((and_(comment, ~_shown_comment()), 1))).label("blocked"),
+            func.coalesce(func.sum(case((like, liked))), 0).label("likes"),
+            func.count(case((like, 1))).label("like_events"),
+            func.count(case((and_(like, liked > 0), 1))).label("counted_likes"),
         )
-    ).one()
+        .where(session_events(shop_id, live_session_id, COMMENT_EVENT, LIKE_EVENT))
+        .group_by(Event.customer_id, Event.anonymous_id)
+        .subquery("grouped")
+    )
+    key = viewer_key(grouped.c.customer_id, grouped.c.anonymous_id)
+    per_viewer = await session.execute(
+        select(
+            key, func.sum(grouped.c.shown), func.sum(grouped.c.blocked), func.sum(grouped.c.likes),
+            func.sum(grouped.c.like_events), func.sum(grouped.c.counted_likes),
+        ).group_by(key)
+    )  # fmt: skip
+    comments = commenters = blocked = likes = likers = 0
+    interacting: set[str] = set()
+    for viewer, n_shown, n_blocked, n_likes, like_events, counted in per_viewer:
+        comments += int(n_shown)
+        commenters += int(n_shown) > 0
+        blocked += int(n_blocked)
+        likes += int(n_likes)
+        likers += int(like_events) > 0
+        if int(n_shown) > 0 or int(counted) > 0:
+            interacting.add(str(viewer))
     sharers = (
         await session.execute(
             select(func.count()).where(
@@ -112,23 +133,15 @@ async def interaction_section(
             )
         )
     ).scalar_one()
-    interacting = union(
-        select(viewer_key().label("k")).where(
-            session_events(shop_id, live_session_id, COMMENT_EVENT), _shown_comment()
-        ),
-        select(viewer_key().label("k")).where(
-            session_events(shop_id, live_session_id, LIKE_EVENT),
-            json_int(Event.properties, "count") > 0,
-        ),
-        select(_sharer_key().label("k")).where(
+    sharing = await session.execute(
+        select(_sharer_key()).where(
             LiveShare.shop_id == shop_id,
             LiveShare.live_session_id == live_session_id,
             or_(LiveShare.sharer_customer_id.is_not(None), LiveShare.sharer_device_id != ""),
-        ),
-    ).subquery("interacting")
-    interacting_viewers = (
-        await session.execute(select(func.count()).select_from(interacting))
-    ).scalar_one()
+        )
+    )
+    interacting.update(str(sharer) for (sharer,) in sharing)
+    interacting_viewers = len(interacting)
     text = json_text(Event.properties, "text")
     texts = await session.execute(
         select(text, func.count())

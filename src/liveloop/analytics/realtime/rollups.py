@@ -552,7 +552,12 @@ async def rebuild(
     while True:  # in pages along the (shop, session, time) index
         statement = select(*columns, Event.id).where(where)
         if after is not None:
-            statement = statement.where(tuple_(Event.occurred_at, Event.id) > tuple_(*after))
+            # The plain bound lets the index start at the page (a row comparison alone is
+            # not used as an index bound, and every page would read from the beginning).
+            statement = statement.where(
+                Event.occurred_at >= after[0],
+                tuple_(Event.occurred_at, Event.id) > tuple_(*after),
+            )
         statement = statement.order_by(Event.occurred_at, Event.id).limit(REBUILD_CHUNK)
         rows = (await session.execute(statement)).all()
         if not rows:
