@@ -118,13 +118,6 @@ async def interaction_section(
         likers += int(like_events) > 0
         if int(n_shown) > 0 or int(counted) > 0:
             interacting.add(str(viewer))
-    sharers = (
-        await session.execute(
-            select(func.count()).where(
-                LiveShare.shop_id == shop_id, LiveShare.live_session_id == live_session_id
-            )
-        )
-    ).scalar_one()
     brought = (
         await session.execute(
             select(func.count(func.distinct(viewer_key()))).where(
@@ -133,14 +126,17 @@ async def interaction_section(
             )
         )
     ).scalar_one()
-    sharing = await session.execute(
-        select(_sharer_key()).where(
-            LiveShare.shop_id == shop_id,
-            LiveShare.live_session_id == live_session_id,
-            or_(LiveShare.sharer_customer_id.is_not(None), LiveShare.sharer_device_id != ""),
+    # Every share of the session; those with a sharer known by customer or device interacted.
+    known = or_(LiveShare.sharer_customer_id.is_not(None), LiveShare.sharer_device_id != "")
+    shares = (
+        await session.execute(
+            select(case((known, _sharer_key()))).where(
+                LiveShare.shop_id == shop_id, LiveShare.live_session_id == live_session_id
+            )
         )
-    )
-    interacting.update(str(sharer) for (sharer,) in sharing)
+    ).all()
+    sharers = len(shares)
+    interacting.update(str(sharer) for (sharer,) in shares if sharer is not None)
     interacting_viewers = len(interacting)
     text = json_text(Event.properties, "text")
     texts = await session.execute(

@@ -103,7 +103,7 @@ async def ingest_events(
         )
         for _, e in checked
     ]
-    room = [row for row in rows if row[4] is not None and row[1] in rollups.ROOM_TYPES]
+    room = [row for row in rows if _in_room(row)]
     keyed = any(row[9] is not None for row in room)
     stored_before = await _stored_client_ids(session, shop_id, rows) if keyed else set()
     inserted = await insert_event_rows(session, rows)
@@ -116,7 +116,7 @@ async def ingest_events(
         await rollups.fold_ingested(
             session,
             shop_id=shop_id,
-            rows=[row for row in room if row[9] is None or row[9] not in stored_before],
+            rows=[row for row in new if _in_room(row)],
             complete=inserted == len(new),
         )
     result.accepted = inserted
@@ -127,6 +127,11 @@ async def ingest_events(
     if inserted:
         after_commit(session, lambda: EVENTS_INGESTED.inc(inserted))
     return result
+
+
+def _in_room(row: Row) -> bool:
+    """A room event of a live session: the dashboard's rollups fold it."""
+    return row[4] is not None and row[1] in rollups.ROOM_TYPES
 
 
 async def _stored_client_ids(session: AsyncSession, shop_id: int, rows: list[Row]) -> set[str]:

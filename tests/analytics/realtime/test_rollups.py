@@ -252,14 +252,19 @@ async def test_going_on_air_and_erasing_events_rebuild_the_rollups(session, shop
     assert viewers == 1
 
 
-async def test_a_duplicate_client_event_id_is_folded_once(session, shop) -> None:  # type: ignore[no-untyped-def]
+async def room_with_a_keyed_like(session: Any, shop: Any) -> tuple[Room, dict[str, Any]]:
+    """A built room and a like with a client event id, ingested once."""
     room = await Room(session, shop).setup()
-    a = room.viewers[0]
     await both(session, room.live, room.t0)
-    like = room.item("live_like", a, 5, count=3)
+    like = room.item("live_like", room.viewers[0], 5, count=3)
     like["client_event_id"] = "like-1"
     await room.ingest([like])
-    await room.ingest([dict(like), room.item("live_like", a, 6, count=1)])
+    return room, like
+
+
+async def test_a_duplicate_client_event_id_is_folded_once(session, shop) -> None:  # type: ignore[no-untyped-def]
+    room, like = await room_with_a_keyed_like(session, shop)
+    await room.ingest([dict(like), room.item("live_like", room.viewers[0], 6, count=1)])
     folded, raw = await both(session, room.live, room.t0 + dt.timedelta(seconds=60))
     assert folded == raw and folded["figures"]["likes"] == 4
 
@@ -369,19 +374,26 @@ async def test_a_concurrent_duplicate_marks_the_session_for_rebuild_not_folded_t
 ) -> None:  # type: ignore[no-untyped-def]
     """Two batches with one new client id at once: both look before either has stored it,
     so the second's insert skips a row it took for new (simulated: its look finds nothing)."""
-    room = await Room(session, shop).setup()
-    a = room.viewers[0]
-    await both(session, room.live, room.t0)
-    like = room.item("live_like", a, 5, count=3)
-    like["client_event_id"] = "like-1"
-    await room.ingest([like])
+    room, like = await room_with_a_keyed_like(session, shop)
     assert not (await state_of(session, room.live)).needs_rebuild
 
     async def nothing_stored_yet(*_: Any) -> set[str]:
         return set()
 
     monkeypatch.setattr(events_service, "_stored_client_ids", nothing_stored_yet)
-    await room.ingest([dict(like), room.item("live_like", a, 6, count=1)])
+    await room.ingest([dict(like), room.item("live_like", room.viewers[0], 6, count=1)])
     assert (await state_of(session, room.live)).needs_rebuild
     folded, raw = await both(session, room.live, room.t0 + dt.timedelta(seconds=60))
     assert folded == raw and folded["figures"]["likes"] == 4
+
+
+async def test_the_report_of_a_big_session_reads_the_events_and_queues_the_rebuild(
+    session, shop, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(rollups, "INLINE_REBUILD_EVENTS", 1)
+    room = await Room(session, shop).setup()
+    a, b, *_ = room.viewers
+    await room.ingest([room.item("live_enter", a, 10), room.item("live_enter", b, 20)])
+    assert await rollups.viewing_figures(session, room.live, 0, 60) is None
+    assert (await state_of(session, room.live)).rebuild_queued_at is not None
+    assert not await rollups.claim_rebuild(session, room.live)  # queued once

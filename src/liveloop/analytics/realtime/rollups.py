@@ -16,8 +16,8 @@ whose start moves (it goes on air) is rebuilt, and so is one whose rollups were 
 (sessions from before the rollups, events written around `ingest_events`). `rebuild` reads
 every room event of the session again. The dashboard's next read runs it when the session is
 small (`ready_state`: up to INLINE_REBUILD_EVENTS room events, about a second); a bigger one is
-rebuilt by a background job (`tasks.rebuild_rollups`, 137 s for 2,000,000 events) while the
-dashboard reads the raw events, exact but slower, and says so. The job holds the state row
+rebuilt by a background job (`tasks.rebuild_rollups`, 79 s for 2,000,000 events) while the
+dashboard and the post-live report read the raw events, exact but slower (the dashboard says so). The job holds the state row
 locked while it runs, so the session's folds wait for it (and then fold only their own events).
 
 Stays follow `analytics.viewing`: a viewer's closed visits (`live_leave` with watch_seconds)
@@ -644,11 +644,14 @@ async def claim_rebuild(session: AsyncSession, live_session: LiveSession) -> boo
 async def ready_state(session: AsyncSession, live_session: LiveSession) -> LiveRollupState | None:
     """The session's rollup state if its rollups can be read now, rebuilding them first when
     they cannot be trusted and the session is small; None when they are rebuilt in the
-    background (`claim_rebuild` says whether this caller queues that rebuild)."""
+    background (queued here, once, after the caller's commit), and the caller reads the events."""
     state = await state_of(session, live_session.id)
     if _trusted(state, live_session):
         return state
     if await _room_events_over(session, live_session, INLINE_REBUILD_EVENTS):
+        from liveloop.analytics.realtime import tasks  # tasks imports this module
+
+        await tasks.rebuild_in_background(session, live_session)
         return None
     await rebuild(
         session, shop_id=live_session.shop_id, live_session_id=live_session.id, force=False

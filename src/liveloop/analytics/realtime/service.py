@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from liveloop.analytics.consumption import PRODUCT_CLICK_EVENT, _totals, paid_order, session_orders
 from liveloop.analytics.expressions import epoch_floor, epoch_of, json_text, ratio, viewer_key
 from liveloop.analytics.interaction import LIKE_EVENT, _shown_comment
-from liveloop.analytics.realtime import rollups, tasks
+from liveloop.analytics.realtime import rollups
 from liveloop.analytics.realtime.rollups import Stays
 from liveloop.analytics.service import load_live_session, report_window
 from liveloop.analytics.viewing import (
@@ -430,11 +430,8 @@ async def build_snapshot(
     starts, ends = report_window(live_session, now)
     window = Window(epoch_of(starts), epoch_of(ends))
     found = None if from_events else await _from_rollups(session, live_session, window, now)
-    read_from = "events" if from_events else "rollups"
+    read_from = "rollups" if found is not None else "events" if from_events else "rebuilding"
     if found is None:
-        if not from_events:
-            read_from = "rebuilding"
-            await tasks.rebuild_in_background(session, live_session)
         found = await _from_events(session, live_session, window, now)
     viewers, returning, stays, interactions, sources = found
     online, online_source = 0, "room"
